@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The project's whole test suite: notebook tests (including cells flagged slow), then pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} MPLBACKEND=Agg
+PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python )}
+BIN=$(dirname "$PY")
+"$PY" tools/make_readme.py --check
+"$BIN/nbdev_test" --flags slow --n_workers 1
+set +e
+"$PY" -m pytest -q tests/ "$@"
+rc=$?
+set -e
+if [ $rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi
+exit $rc
