@@ -84,9 +84,9 @@ def load_fixture(name):
     return load_file(str(p)), meta
 
 
-def run_case(name, **cfg_overrides):
+def run_case(name, *overrides):
     t, meta = load_fixture(name)
-    cfg = case_config(name)
+    cfg = VideoLightsConfig.preset(CASES[name][0], *CASES[name][1], *overrides)
     torch.manual_seed(0)
     model = seeded_weights(build_model(cfg), cfg, meta["seed"]).eval()
     inp = {k: t["input." + k].float() for k in ("src_txt", "src_txt_mask", "src_vid", "src_vid_mask")}
@@ -115,6 +115,14 @@ def assert_parity(out, ref):
 @pytest.mark.parametrize("name", ["small", "small_nofra"])
 def test_parity_small(name):
     out, ref, meta = run_case(name)
+    assert_parity(out, ref)
+
+
+@pytest.mark.parametrize("switches", [["model.batched_neg_pass=true"], ["model.use_sdpa=true"],
+                                      ["model.quirk_neg_full_decoder=false", "model.batched_neg_pass=true", "model.use_sdpa=true"]])
+def test_parity_speed_switches(switches):
+    "The speed switches keep the original's outputs within tolerance."
+    out, ref, meta = run_case("small", *switches)
     assert_parity(out, ref)
 
 
@@ -167,3 +175,10 @@ def test_from_official_roundtrip(tmp_path):
     inp = {k: t["input." + k].float() for k in ("src_txt", "src_txt_mask", "src_vid", "src_vid_mask")}
     with torch.no_grad(): out = flat_outputs(m2(**inp))
     assert_parity(out, {k[len("output."):]: v for k, v in t.items() if k.startswith("output.")})
+
+
+@pytest.mark.slow
+def test_parity_qvhighlights_full_speed_switches():
+    "Full config with the batched negative pass and SDPA: still the original's outputs."
+    out, ref, meta = run_case("qvhl_full", "model.batched_neg_pass=true", "model.use_sdpa=true")
+    assert_parity(out, ref)

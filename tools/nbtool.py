@@ -21,7 +21,7 @@ def py2nb(src, dst):
         if kind == "markdown": lines = [l[2:] if l.startswith("# ") else l[1:] if l.startswith("#") else l for l in buf]
         text = "\n".join(lines).strip("\n")
         if not text and kind == "code": return
-        cell = {"cell_type": kind, "metadata": {}, "source": text.splitlines(keepends=True)}
+        cell = {"cell_type": kind, "id": f"c{len(cells):04d}", "metadata": {}, "source": text.splitlines(keepends=True)}
         if kind == "code": cell.update(execution_count=None, outputs=[])
         cells.append(cell)
     for line in Path(src).read_text().splitlines():
