@@ -53,6 +53,8 @@ def main(argv=None):
     ap.add_argument("--n-train", type=int, default=500); ap.add_argument("--bsz", type=int, default=32)
     ap.add_argument("--epochs", type=int, default=2); ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--original", default=None, help="path of the original VideoLights clone (optional)")
+    ap.add_argument("--dims", default="synthetic", choices=("synthetic", "real"),
+                    help="feature dims: the synthetic preset's (256+128+128 / 128+128) or QVHighlights' (2304+512+768 / 512+768, random values)")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     cfg = VideoLightsConfig.preset("synthetic")
@@ -62,6 +64,11 @@ def main(argv=None):
         V = {r["vid"]: {n: r[f"v_{n}"] for n in ("slowfast", "clip", "blip")} for r in dd["videos"].with_format("numpy")}
         tr = dd["train"].with_format("numpy")
         T = {str(r["qid"]): {n: r[f"t_{n}"] for n in ("clip", "blip")} for r in tr}
+        if a.dims == "real":   # same records and lengths, QVHighlights' feature dims
+            cfg = VideoLightsConfig.preset("qvhighlights")
+            g = np.random.default_rng(0); vd_, td_ = dict(cfg.data.video_blocks), dict(cfg.data.text_blocks)
+            V = {v: {n: g.standard_normal((len(b["clip"]), vd_[n]), dtype=np.float32) for n in b} for v, b in V.items()}
+            T = {q: {n: g.standard_normal((len(b["clip"]), td_[n]), dtype=np.float32) for n in b} for q, b in T.items()}
         dirs = write_npz_layout(tmp / "feats", V, T)
         recs = [json.loads(r) for r in dd["train"]["record"]]
         ann = tmp / "train.jsonl"; ann.write_text("".join(json.dumps(r) + "\n" for r in recs))
@@ -71,7 +78,7 @@ def main(argv=None):
         from videolights.data import read_annotations
         npz = torch.utils.data.DataLoader(NpzDataset(read_annotations(ann), vd, td, cfg), batch_size=a.bsz, shuffle=True,
                                           collate_fn=collate, num_workers=a.workers)
-        res = {"n_queries": a.n_train, "bsz": a.bsz, "workers": a.workers, "video_dim": cfg.v_feat_dim, "text_dim": cfg.t_feat_dim}
+        res = {"dims": a.dims, "n_queries": a.n_train, "bsz": a.bsz, "workers": a.workers, "video_dim": cfg.v_feat_dim, "text_dim": cfg.t_feat_dim}
         res["ours_batches_per_s"] = timeit(ours, a.epochs)
         res["npz_batches_per_s"] = timeit(npz, a.epochs)
         if a.original:

@@ -7,8 +7,14 @@ import pytest
 GRID_CI = "configs/ablations/ci.yaml"
 
 
-def _run(cmd, root, tmp_path, **kw):
-    env = dict(os.environ, OMP_NUM_THREADS="1", VIDEOLIGHTS_CACHE=str(tmp_path / "cache"))
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    "One synthetic-dataset cache for the module (the dataset is generated once, on first use)."
+    return tmp_path_factory.mktemp("vl-cache")
+
+
+def _run(cmd, root, cache, **kw):
+    env = dict(os.environ, OMP_NUM_THREADS="1", VIDEOLIGHTS_CACHE=str(cache), HF_HUB_OFFLINE="1")
     return subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env, **kw)
 
 
@@ -18,26 +24,26 @@ def _run(cmd, root, tmp_path, **kw):
     ("x: {params: {learning_rate: 1}}", "unknown notebook parameter(s) ['learning_rate']"),
     ("x: {drop: {video: [i3d]}}", "valid: ['slowfast', 'clip', 'blip']"),
 ])
-def test_bad_grid_fails_before_running(root, tmp_path, videolights_cmd, arm, needle):
+def test_bad_grid_fails_before_running(root, tmp_path, cache, videolights_cmd, arm, needle):
     grid = (root / GRID_CI).read_text().rstrip() + f"\n  {arm}\n"
     (tmp_path / "bad.yaml").write_text(grid)
-    r = _run(videolights_cmd + ["ablate", "--grid", str(tmp_path / "bad.yaml"), "--reports", str(tmp_path / "rep")], root, tmp_path)
+    r = _run(videolights_cmd + ["ablate", "--grid", str(tmp_path / "bad.yaml"), "--reports", str(tmp_path / "rep")], root, cache)
     assert r.returncode == 2, r.stderr
     assert needle in r.stderr and "error" in r.stderr
     assert not (tmp_path / "rep").exists()  # nothing ran
 
 
-def test_dry_run_lists_runs(root, tmp_path, videolights_cmd):
-    r = _run(videolights_cmd + ["ablate", "--grid", GRID_CI, "--dry-run", "--reports", str(tmp_path / "rep")], root, tmp_path)
+def test_dry_run_lists_runs(root, tmp_path, cache, videolights_cmd):
+    r = _run(videolights_cmd + ["ablate", "--grid", GRID_CI, "--dry-run", "--reports", str(tmp_path / "rep")], root, cache)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 2 and all(" todo " in l for l in lines)
 
 
 @pytest.mark.slow
-def test_ci_grid_end_to_end_resume_and_determinism(root, tmp_path, videolights_cmd):
+def test_ci_grid_end_to_end_resume_and_determinism(root, tmp_path, cache, videolights_cmd):
     rep = tmp_path / "rep"
-    r = _run(videolights_cmd + ["ablate", "--grid", GRID_CI, "--reports", str(rep), "--jobs", "2"], root, tmp_path)
+    r = _run(videolights_cmd + ["ablate", "--grid", GRID_CI, "--reports", str(rep), "--jobs", "2"], root, cache)
     assert r.returncode == 0, r.stdout + r.stderr
     sd = rep / "ci"
     for f in ("README.md", "results.md", "results.csv", "summary.csv", "metrics_long.csv", "grid.yaml", "provenance.json",
@@ -55,12 +61,12 @@ def test_ci_grid_end_to_end_resume_and_determinism(root, tmp_path, videolights_c
     m1 = {d.name: json.loads((d / "metrics.json").read_text())["metrics"] for d in runs}
     # resume: nothing re-runs (run records untouched)
     before = {d.name: (d / "run.json").read_text() for d in runs}
-    r = _run(videolights_cmd + ["ablate", "--grid", GRID_CI, "--reports", str(rep)], root, tmp_path)
+    r = _run(videolights_cmd + ["ablate", "--grid", GRID_CI, "--reports", str(rep)], root, cache)
     assert r.returncode == 0, r.stderr
     assert {d.name: (d / "run.json").read_text() for d in runs} == before
     # determinism: the same parameters in a fresh reports folder reproduce the metrics
     rep2 = tmp_path / "rep2"
-    r = _run(videolights_cmd + ["ablate", "--grid", GRID_CI, "--reports", str(rep2)], root, tmp_path)
+    r = _run(videolights_cmd + ["ablate", "--grid", GRID_CI, "--reports", str(rep2)], root, cache)
     assert r.returncode == 0, r.stderr
     m2 = {d.name: json.loads((d / "metrics.json").read_text())["metrics"] for d in sorted((rep2 / "ci" / "runs").iterdir())}
     assert m1.keys() == m2.keys()
@@ -70,7 +76,7 @@ def test_ci_grid_end_to_end_resume_and_determinism(root, tmp_path, videolights_c
 
 
 @pytest.mark.slow
-def test_failing_run_is_reported_and_others_continue(root, tmp_path, videolights_cmd):
+def test_failing_run_is_reported_and_others_continue(root, tmp_path, cache, videolights_cmd):
     nb = json.loads((root / "nbs/ablations/component.ipynb").read_text())
     i = next(i for i, c in enumerate(nb["cells"]) if "parameters" in c.get("metadata", {}).get("tags", []))
     nb["cells"].insert(i + 1, {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "id": "boom0001",
@@ -80,7 +86,7 @@ def test_failing_run_is_reported_and_others_continue(root, tmp_path, videolights
     grid = grid.rstrip() + "\n  w/o MR->HD: {remove: [mr2hd]}\n"
     (tmp_path / "g.yaml").write_text(grid)
     rep = tmp_path / "rep"
-    r = _run(videolights_cmd + ["ablate", "--grid", str(tmp_path / "g.yaml"), "--reports", str(rep)], root, tmp_path)
+    r = _run(videolights_cmd + ["ablate", "--grid", str(tmp_path / "g.yaml"), "--reports", str(rep)], root, cache)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "FAILED w/o MR->HD" in r.stderr and "failing.ipynb" in r.stderr and "boom" in r.stderr
     recs = [json.loads(p.read_text()) for p in (rep / "ci" / "runs").glob("*/run.json")]

@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data_parity_inputs import CASES, BSZ, RANDOM_SEED, write_inputs, flatten_batch, select_records  # noqa: E402
 from videolights.config import VideoLightsConfig, VideoLightsError, override  # noqa: E402
 from videolights.data import build_dataset, load_dataset, read_annotations, cli_main  # noqa: E402
-from videolights.batching import VideoLightsDataset, collate, make_loader  # noqa: E402
+from videolights.batching import VideoLightsDataset, collate, make_loader, sample_features  # noqa: E402
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "data"
 KIND = {"qvhighlights": "qvhighlights", "charades": "charades", "tvsum": "tvsum"}
@@ -79,9 +79,9 @@ def test_roundtrip_values(tmp_path):
 def test_block_ablation_without_rebuild(tmp_path):
     "Dropping a video block by name reads the remaining blocks from the same dataset."
     dd, cfg, _ = _build("qvhighlights", tmp_path)
-    full = VideoLightsDataset(dd, "train", cfg)[0]["video_feat"]
+    full = sample_features(VideoLightsDataset(dd, "train", cfg)[0])[0]
     cfg2 = override(cfg, ['data.video_blocks=[["clip", 8], ["blip", 6]]'])
-    part = VideoLightsDataset(dd, "train", cfg2)[0]["video_feat"]
+    part = sample_features(VideoLightsDataset(dd, "train", cfg2)[0])[0]
     assert part.shape[1] == 8 + 6 + 2
     np.testing.assert_array_equal(part[:, :14], full[:, 12:26][: len(part)])
     with pytest.raises(VideoLightsError, match="i3d"):
@@ -193,3 +193,27 @@ def test_cli_synth_and_dispatcher(tmp_path):
     assert dd.manifest["splits"] == {"train": 6, "val": 3} and "synthetic" in (out / "README.md").read_text()
     assert main(["data", "synth", "--out", str(out), "--n-train", "6", "--n-val", "3"]) == 2   # exists, no --overwrite
     assert main(["data", "info", str(tmp_path / "missing")]) == 2
+
+
+def test_float16_storage_and_unlabelled_split(tmp_path):
+    "float16 features load as float32 inputs; a split without labels (QVHighlights test) gives targets None."
+    from videolights.synthetic import make_synthetic
+    d16 = make_synthetic("small", n_train=4, n_val=2, feat_dtype="float16")
+    d32 = make_synthetic("small", n_train=4, n_val=2)
+    cfg = VideoLightsConfig.preset("synthetic")
+    b16 = next(iter(make_loader(d16, cfg, "train", batch_size=4))); b32 = next(iter(make_loader(d32, cfg, "train", batch_size=4)))
+    assert b16["model_inputs"]["src_vid"].dtype == torch.float32
+    assert (b16["model_inputs"]["src_vid"] - b32["model_inputs"]["src_vid"]).abs().max() < 2e-3
+    ann = tmp_path / "highlight_test_release.jsonl"
+    ann.write_text("".join(l for l in open(Path(__file__).resolve().parents[1] / "data/qvhighlights/highlight_test_release.jsonl").readlines()[:3]))
+    recs = read_annotations(ann)
+    from videolights.data import write_npz_layout
+    rng = np.random.default_rng(0)
+    dirs = write_npz_layout(tmp_path / "f", {r["vid"]: {"sf": rng.standard_normal((75, 4)).astype(np.float32)} for r in recs},
+                            {r["qid"]: {"ct": rng.standard_normal((9, 3)).astype(np.float32)} for r in recs})
+    build_dataset({"test": recs}, list(dirs["video"].values()), list(dirs["text"].values()), tmp_path / "ds")
+    dd = load_dataset(tmp_path / "ds")
+    cfg = VideoLightsConfig.preset("qvhighlights", 'data.video_blocks=[["sf", 4]]', 'data.text_blocks=[["ct", 3]]')
+    b = next(iter(make_loader(dd, cfg, "test", batch_size=3)))
+    assert b["targets"] is None and b["model_inputs"]["src_vid"].shape == (3, 75, 6)
+    assert [m["qid"] for m in b["meta"]] == [json.loads(l)["qid"] for l in ann.read_text().splitlines()]

@@ -17,10 +17,10 @@ CLI = [sys.executable, "-c", "import sys; from videolights.cli import main; sys.
 pytestmark = pytest.mark.slow
 
 
-def _build(out, *extra):
+def _build(out, *extra, cwd=ROOT):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     t = time.time()
-    r = subprocess.run(CLI + ["docs", "--output-dir", str(out), *extra], cwd=ROOT, env=env, capture_output=True, text=True,
+    r = subprocess.run(CLI + ["docs", "--output-dir", str(out), *extra], cwd=cwd, env=env, capture_output=True, text=True,
                        timeout=3600)
     return r, time.time() - t
 
@@ -113,20 +113,36 @@ def test_api_reference(site):
     assert 'href="config.html"' in html  # links to the notebook that explains the module
 
 
-def test_rebuild_uses_cache(site, tmp_path):
-    r, dt = _build(tmp_path / "again")
-    assert r.returncode == 0, r.stderr
-    assert "executing 0" in r.stderr, r.stderr
-    assert (tmp_path / "again" / "index.html").exists()
-    print(f"cached rebuild: {dt:.1f}s")
+def _mini_root(tmp, notebooks):
+    "A checkout with only `notebooks` (copies) to build in isolation from notebooks being edited."
+    shutil.copy(ROOT / "settings.ini", tmp / "settings.ini")
+    (tmp / "nbs").mkdir(); (tmp / "docs").symlink_to(ROOT / "docs")
+    for n in notebooks: shutil.copy(ROOT / "nbs" / f"{n}.ipynb", tmp / "nbs")
+    return tmp
+
+
+def test_rebuild_uses_cache(tmp_path):
+    "A rebuild with unchanged notebooks executes none of them; a changed notebook is executed again."
+    root = _mini_root(tmp_path, ["index", "00_config", "14_cli"])
+    r1, t1 = _build(tmp_path / "s1", cwd=root)
+    assert r1.returncode == 0, r1.stderr
+    assert "0 notebook(s) cached, executing 3" in r1.stderr, r1.stderr
+    r2, t2 = _build(tmp_path / "s2", cwd=root)
+    assert r2.returncode == 0 and "3 notebook(s) cached, executing 0" in r2.stderr, r2.stderr
+    nb = root / "nbs" / "14_cli.ipynb"; d = json.loads(nb.read_text())
+    d["cells"].append({"cell_type": "markdown", "metadata": {}, "source": ["Edited for the cache test."]})
+    nb.write_text(json.dumps(d))
+    r3, t3 = _build(tmp_path / "s3", cwd=root)
+    assert r3.returncode == 0 and "2 notebook(s) cached, executing 1: 14_cli" in r3.stderr, r3.stderr
+    assert "Edited for the cache test." in (tmp_path / "s3" / "cli.html").read_text()
+    print(f"mini site: first build {t1:.1f}s, cached rebuild {t2:.1f}s, one notebook changed {t3:.1f}s")
 
 
 def test_failing_notebook_fails_the_build(tmp_path):
     import nbformat
     from videolights.config import VideoLightsError
     from videolights.docs import build_docs
-    shutil.copy(ROOT / "settings.ini", tmp_path / "settings.ini")
-    (tmp_path / "nbs").mkdir(); (tmp_path / "docs").symlink_to(ROOT / "docs")
+    _mini_root(tmp_path, [])
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Bad\n> fails"), nbformat.v4.new_code_cell("1/0")])
     nbformat.write(nb, tmp_path / "nbs" / "05_bad.ipynb")
     with pytest.raises(VideoLightsError, match=r"05_bad\.ipynb failed to execute \(cell 1\): ZeroDivisionError"):

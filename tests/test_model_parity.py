@@ -16,7 +16,7 @@ from videolights.convert import to_official, official_key_to_ours
 FIX = Path(__file__).parent / "fixtures" / "model"
 ATOL = RTOL = 1e-5
 
-# name -> (preset, overrides); the original runs the same config (see make_model_fixtures.py notes in the fixture meta)
+# name -> (preset, overrides); the fixture generator (outside the repo: /work/orig/model_parity/make_fixtures.py) ran the original on the same config
 CASES = {
     "qvhl_full": ("qvhighlights", []),
     "small": ("tiny", ["model.hidden_dim=256", "model.nheads=8", "model.bicmf_layers=2", "model.enc_layers=1",

@@ -96,3 +96,19 @@ def test_predict_dataset_then_eval(setup, videolights_cmd):
     assert r.returncode == 0, r.stderr
     m = json.loads((d / "metrics.json").read_text())
     assert "MR-full-mAP" in m["brief"] and 0 <= m["brief"]["MR-full-mAP"] <= 100
+
+
+def test_predict_default_models_offline_is_a_clear_error(tmp_path, setup, videolights_cmd):
+    "A checkpoint on the official CLIP+BLIP-2 blocks uses the official model ids; offline and uncached, that is one clear line."
+    import torch
+    from videolights.config import VideoLightsConfig
+    from videolights.model import build_model
+    from videolights.checkpoint import save_checkpoint
+    _, _, video = setup
+    cfg = VideoLightsConfig.preset("tiny", 'data.video_blocks=[["clip",512],["blip",768]]', 'data.text_blocks=[["clip",512],["blip",768]]')
+    torch.manual_seed(0)
+    ck = save_checkpoint(tmp_path / "official_blocks", build_model(cfg), cfg)
+    r = run(videolights_cmd, ["predict", str(video), "a dog", "--checkpoint", str(ck), "--device", "cpu"])
+    assert r.returncode == 2, r.stderr
+    assert "openai/clip-vit-base-patch32" in r.stderr and "not in the Hugging Face cache" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

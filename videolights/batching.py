@@ -11,7 +11,7 @@ from .config import VideoLightsConfig, VideoLightsError
 
 # %% auto #0
 __all__ = ['saliency_qvhl', 'saliency_windows', 'saliency_tvsum', 'span_targets', 'l2n', 'join_blocks', 'tef',
-           'VideoLightsDataset', 'collate', 'EpochSampler', 'VLDataLoader', 'make_loader']
+           'VideoLightsDataset', 'sample_features', 'collate', 'EpochSampler', 'VLDataLoader', 'make_loader']
 
 # %% ../nbs/02a_batching.ipynb #c0006
 def saliency_qvhl(rel_ids, scores, L, rng):
@@ -105,11 +105,12 @@ class VideoLightsDataset(torch.utils.data.Dataset):
     def __init__(self, dd, split: str, cfg: VideoLightsConfig, seed: int | None = None, rng=None, load_labels=True):
         from videolights.data import check_blocks
         if split not in dd: raise VideoLightsError(f"split {split!r} not in dataset (has {[k for k in dd if k != 'videos']})")
-        self.q, self.cfg, self.split, self.rng, self.load_labels = dd[split], cfg, split, rng, load_labels
+        flat = lambda d: d.flatten_indices() if d._indices is not None else d   # after .select()/.shuffle()
+        self.q, self.cfg, self.split, self.rng, self.load_labels = flat(dd[split]), cfg, split, rng, load_labels
         self.seed, self.epoch = cfg.train.seed if seed is None else seed, 0
         m = getattr(dd, "manifest", None)
         if m is not None: check_blocks(m, cfg)
-        self._v = [_FlatCol(dd["videos"].data, f"v_{n}") for n, _ in cfg.data.video_blocks]
+        self._v = [_FlatCol(flat(dd["videos"]).data, f"v_{n}") for n, _ in cfg.data.video_blocks]
         self._t = [_FlatCol(self.q.data, f"t_{n}") for n, _ in cfg.data.text_blocks]
         cols = ["qid", "vid", "video_idx", "query", "duration", "clip_len", "relevant_windows", "relevant_clip_ids",
                 "saliency_scores", "domain", "record"]
@@ -127,15 +128,15 @@ class VideoLightsDataset(torch.utils.data.Dataset):
         k, epoch = (k if isinstance(k, tuple) else (k, self.epoch))
         i = self.rows[int(k)]; c, M = self.cfg.data, self._meta
         vi = M["video_idx"][i]
-        vid = join_blocks([col[vi] for col in self._v], c.max_v_l, c.normalize_video)
-        L = len(vid)
-        if c.use_tef: vid = np.concatenate([vid, tef(L)], 1)
-        txt = join_blocks([col[i] for col in self._t], c.max_q_l, c.normalize_text)
+        vb = [col[vi][:c.max_v_l] for col in self._v]; L = min(len(a) for a in vb)
+        tb = [col[i][:c.max_q_l] for col in self._t]; Lt = min(len(a) for a in tb)
         meta = json.loads(M["record"][i])
         meta.update({k: M[k][i] for k in ("vid", "query", "duration", "clip_len", "relevant_windows")})
         meta.setdefault("qid", M["qid"][i])
-        s = dict(meta=meta, video_feat=vid, query_feat=txt)
-        if not self.load_labels: return s
+        # raw block views (memory-mapped); `collate` normalises them straight into the padded batch
+        s = dict(meta=meta, video_blocks=[a[:L] for a in vb], query_blocks=[a[:Lt] for a in tb],
+                 feat_opts=(c.normalize_video, c.normalize_text, c.use_tef))
+        if not self.load_labels or not (M["relevant_windows"][i] or M["saliency_scores"][i]): return s  # e.g. a test split
         rng = self.rng if self.rng is not None else random.Random(_seed_of(self.seed, int(epoch), int(k)))
         if self.rule not in ("tvsum", "youtube"):
             s["span_labels"] = span_targets(M["relevant_windows"][i], L, M["clip_len"][i], c.max_windows, rng)
@@ -155,12 +156,37 @@ def _pad(arrs, dtype=np.float32):
     for b, a in enumerate(arrs): out[b, :n[b]] = a; mask[b, :n[b]] = 1
     return torch.from_numpy(out), torch.from_numpy(mask)
 
+def _pad_blocks(blocks, normalize, use_tef):
+    "Per sample a list of raw `[L_b, d_k]` blocks -> normalised, concatenated (+TEF), zero-padded `[B, max L, D]` and mask."
+    B, n = len(blocks), [len(bl[0]) for bl in blocks]; Lm = max(n); dims = [a.shape[1] for a in blocks[0]]
+    out = np.zeros((B, Lm, sum(dims) + 2 * use_tef), np.float32); mask = np.zeros((B, Lm), np.float32)
+    for b, bl in enumerate(blocks):
+        off = 0; L = n[b]; mask[b, :L] = 1
+        for a, d in zip(bl, dims):
+            a = np.asarray(a, dtype=np.float32)
+            if normalize: np.divide(a, np.sqrt(np.add.reduce(a * a, axis=-1, keepdims=True)) + np.float32(1e-5), out=out[b, :L, off:off + d])
+            else: out[b, :L, off:off + d] = a
+            off += d
+        if use_tef: out[b, :L, off:] = tef(L)
+    return torch.from_numpy(out), torch.from_numpy(mask)
+
+def sample_features(s: dict):
+    "(video `[L, Dv(+2)]`, text `[Lt, Dt]`) float32 arrays of one sample, as they enter the batch."
+    if "video_feat" in s: return s["video_feat"], s["query_feat"]
+    nv, nt, te = s["feat_opts"]
+    return _pad_blocks([s["video_blocks"]], nv, te)[0][0].numpy(), _pad_blocks([s["query_blocks"]], nt, False)[0][0].numpy()
+
 def collate(samples: list[dict]) -> dict:
     "Batch of `VideoLightsDataset` samples -> `{'model_inputs', 'targets', 'meta'}` (the brief's batch contract)."
-    v, vm = _pad([s["video_feat"] for s in samples]); t, tm = _pad([s["query_feat"] for s in samples])
+    if "video_blocks" in samples[0]:   # fast path: raw blocks from the on-disk dataset
+        nv, nt, te = samples[0]["feat_opts"]
+        v, vm = _pad_blocks([s["video_blocks"] for s in samples], nv, te)
+        t, tm = _pad_blocks([s["query_blocks"] for s in samples], nt, False)
+    else:                              # samples carrying ready `video_feat` / `query_feat` arrays
+        v, vm = _pad([s["video_feat"] for s in samples]); t, tm = _pad([s["query_feat"] for s in samples])
     batch = {"model_inputs": {"src_txt": t, "src_txt_mask": tm, "src_vid": v, "src_vid_mask": vm},
              "targets": {}, "meta": [s["meta"] for s in samples]}
-    if "saliency_all_labels" not in samples[0]: batch["targets"] = None; return batch
+    if any("saliency_all_labels" not in s for s in samples): batch["targets"] = None; return batch
     T, Lv = batch["targets"], v.shape[1]
     if "span_labels" in samples[0]: T["span_labels"] = [{"spans": s["span_labels"]} for s in samples]
     T["saliency_pos_labels"] = torch.tensor([s["saliency_pos_labels"] for s in samples], dtype=torch.long)

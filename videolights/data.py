@@ -320,7 +320,10 @@ def load_default_dataset(cfg: VideoLightsConfig | None = None, preset="small", p
     "The synthetic dataset of `preset` (small|full), built into the cache on first use; blocks checked against `cfg`."
     from videolights.synthetic import make_synthetic, synth_name
     p = Path(path) if path else cache_dir() / synth_name(preset, **synth_kw)
-    if not (p / MANIFEST).exists(): make_synthetic(preset=preset, out=p, overwrite=p.exists(), **synth_kw)
+    if not (p / MANIFEST).exists():
+        try: make_synthetic(preset=preset, out=p, overwrite=p.exists() and not (p / MANIFEST).exists(), **synth_kw)
+        except VideoLightsError:
+            if not (p / MANIFEST).exists(): raise   # else another process (e.g. a second Accelerate rank) just built it
     dd = load_dataset(p)
     if cfg is not None: check_blocks(dd.manifest, cfg)
     return dd

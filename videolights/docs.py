@@ -289,11 +289,17 @@ def pages_of(executed) -> list[str]: return [doc_name(nb) for nb in executed if 
 def _NAV(pages) -> str: return _toctree("Notebooks", pages) + _toctree("Reference", ["api", "configuration", "reports/index"])
 
 # %% ../nbs/17_docs.ipynb #c0033
-def localize_links(html: str, base: str, prefix: str = "") -> str:
-    "Rewrite links to `base` (the published docs URL) into relative links with docutils-style anchors."
+def localize_links(html: str, base: str, prefix: str = "", ids: dict | None = None) -> str:
+    """Rewrite links to `base` (the published docs URL) into relative links with docutils-style anchors.
+    With `ids` (`{page: set of element ids}` of the built site) a missing anchor is dropped and a missing page
+    becomes the API reference, so every rewritten link resolves."""
     def sub(m):
         page, _, anchor = m[1].partition("#")
-        return f'href="{prefix}{page}' + (f'#{re.sub(r"[^a-z0-9]+", "-", anchor.lower()).strip("-")}"' if anchor else '"')
+        anchor = re.sub(r"[^a-z0-9]+", "-", anchor.lower()).strip("-")
+        if ids is not None:
+            if page not in ids: page = "api.html"
+            if anchor not in ids.get(page, ()): anchor = ""
+        return f'href="{prefix}{page}' + (f'#{anchor}"' if anchor else '"')
     return re.sub(r'href="' + re.escape(base.rstrip("/") + "/") + r'([^"]*)"', sub, html)
 
 # %% ../nbs/17_docs.ipynb #c0036
@@ -327,10 +333,11 @@ def build_docs(root=None, output_dir=None, cache_dir=None, jobs: int = 2, flags=
     for w in warns[:20]: log.warning(w)
     if r.returncode: raise VideoLightsError(f"sphinx-build failed (exit {r.returncode}): {(warns or r.stderr.splitlines() or ['?'])[-1]}")
     base = cfg.get("doc_host", "").rstrip("/") + "/" + cfg.get("doc_baseurl", "").strip("/")
-    for f in out.rglob("*.html"):
-        prefix = "../" * (len(f.relative_to(out).parts) - 1)
-        html = f.read_text(); new = localize_links(html, base, prefix)
-        if new != html: f.write_text(new)
+    htmls = {f.relative_to(out).as_posix(): f.read_text() for f in out.rglob("*.html")}
+    ids = {k: set(re.findall(r'\bid="([^"]+)"', v)) for k, v in htmls.items()}
+    for k, html in htmls.items():
+        new = localize_links(html, base, "../" * k.count("/"), ids)
+        if new != html: (out / k).write_text(new)
     log.info(f"docs: {len(pages)} notebook page(s), {len(warns)} warning(s); execute {t1 - t0:.1f}s, "
              f"render {time.time() - t1:.1f}s; open {out / 'index.html'}")
     return out
