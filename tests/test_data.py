@@ -217,3 +217,22 @@ def test_float16_storage_and_unlabelled_split(tmp_path):
     b = next(iter(make_loader(dd, cfg, "test", batch_size=3)))
     assert b["targets"] is None and b["model_inputs"]["src_vid"].shape == (3, 75, 6)
     assert [m["qid"] for m in b["meta"]] == [json.loads(l)["qid"] for l in ann.read_text().splitlines()]
+
+
+def test_cli_build_charades_txt(tmp_path):
+    "Charades-STA from the TALL txt + csv through the CLI equals the build from the VideoLights jsonl."
+    recs = [json.loads(l) for l in open(Path(__file__).resolve().parents[1] / "data/charades_sta/charades_sta_train_tvr_format.jsonl")][:6]
+    txt_lines = open(Path(__file__).resolve().parents[1] / "data/charades_sta/charades_sta_train.txt").read().splitlines()[:6]
+    (tmp_path / "charades_sta_train.txt").write_text("\n".join(txt_lines) + "\n")
+    from videolights.data import write_npz_layout
+    rng = np.random.default_rng(0)
+    dirs = write_npz_layout(tmp_path / "f", {r["vid"]: {"slowfast": rng.standard_normal((30, 4)).astype(np.float32)} for r in recs},
+                            {r["qid"]: {"clip": rng.standard_normal((9, 3)).astype(np.float32)} for r in recs}, kind="charades")
+    csv = Path(__file__).resolve().parents[1] / "data/charades_sta/Charades_v1_train.csv"
+    assert cli_main(["build", "--preset", "charades", "--video-feats", str(dirs["video"]["slowfast"]), "--text-feats",
+                     str(dirs["text"]["clip"]), "--annotations", str(tmp_path / "charades_sta_train.txt"),
+                     "--charades-csv", str(csv), "--out", str(tmp_path / "ds")]) == 0
+    dd = load_dataset(tmp_path / "ds")
+    assert dd.manifest["kind"] == "charades" and dd.manifest["clip_len"] == 1.0
+    assert [int(q) for q in dd["train"]["qid"]] == [r["qid"] for r in recs]
+    np.testing.assert_allclose([w[0] for w in dd["train"]["relevant_windows"]], [r["relevant_windows"][0] for r in recs])

@@ -109,7 +109,10 @@ class VideoLightsDataset(torch.utils.data.Dataset):
         self.q, self.cfg, self.split, self.rng, self.load_labels = flat(dd[split]), cfg, split, rng, load_labels
         self.seed, self.epoch = cfg.train.seed if seed is None else seed, 0
         m = getattr(dd, "manifest", None)
-        if m is not None: check_blocks(m, cfg)
+        if m is not None:
+            check_blocks(m, cfg)
+            if float(m["clip_len"]) != float(cfg.data.clip_len):
+                raise VideoLightsError(f"the dataset has {m['clip_len']} s clips but data.clip_len={cfg.data.clip_len}; set data.clip_len={m['clip_len']}")
         self._v = [_FlatCol(flat(dd["videos"]).data, f"v_{n}") for n, _ in cfg.data.video_blocks]
         self._t = [_FlatCol(self.q.data, f"t_{n}") for n, _ in cfg.data.text_blocks]
         cols = ["qid", "vid", "video_idx", "query", "duration", "clip_len", "relevant_windows", "relevant_clip_ids",

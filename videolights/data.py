@@ -243,7 +243,7 @@ def _chunked(tbl_dir, items, fn, features, chunk, desc):
 
 def build_dataset(annotations: dict, video_dirs, text_dirs, out, video_blocks=None, text_blocks=None,
                   kind="qvhighlights", feat_dtype="float32", name=None, source="", license="", chunk=512,
-                  overwrite=False) -> Path:
+                  overwrite=False, clip_len=None) -> Path:
     "Build a dataset at `out` from `annotations` ({split: path or records}) and official-layout feature dirs."
     import datasets as hf
     out = Path(out); video_dirs, text_dirs = [Path(d) for d in video_dirs], [Path(d) for d in text_dirs]
@@ -253,7 +253,8 @@ def build_dataset(annotations: dict, video_dirs, text_dirs, out, video_blocks=No
     for d in video_dirs + text_dirs:
         if not d.is_dir(): raise VideoLightsError(f"feature directory {d} not found")
     if out.exists() and not overwrite: raise VideoLightsError(f"{out} already exists; pass --overwrite or choose another --out")
-    recs = {s: (read_annotations(a, kind) if isinstance(a, (str, Path)) else list(a)) for s, a in annotations.items()}
+    cl = DEFAULT_CLIP_LEN[kind] if clip_len is None else float(clip_len)
+    recs = {s: (read_annotations(a, kind, clip_len=cl) if isinstance(a, (str, Path)) else list(a)) for s, a in annotations.items()}
     vids = list(dict.fromkeys(r["vid"] for rs in recs.values() for r in rs)); vidx = {v: i for i, v in enumerate(vids)}
     dur = {r["vid"]: r["duration"] for rs in recs.values() for r in rs}
     # block dims from the first video / query (all later files must agree)
@@ -287,7 +288,6 @@ def build_dataset(annotations: dict, video_dirs, text_dirs, out, video_blocks=No
     dd = {"videos": _chunked(part / "videos", vids, vrows, video_features(vb, feat_dtype), chunk, "videos")}
     for s, rs in recs.items(): dd[s] = _chunked(part / s, rs, qrows, query_features(tb, feat_dtype), chunk, f"queries {s}")
     nc = dict(zip(dd["videos"]["vid"], dd["videos"]["n_clips"]))
-    cl = {"qvhighlights": 2.0}.get(kind, DEFAULT_CLIP_LEN[kind])
     counts = {"windows_past_features": sum(w[1] > nc[r["vid"]] * r["clip_len"] for rs in recs.values() for r in rs for w in r["relevant_windows"]),
               "windows_past_duration": sum(w[1] > r["duration"] or w[0] < 0 for rs in recs.values() for r in rs for w in r["relevant_windows"])}
     if any(counts.values()): log.warning(f"windows outside the video (kept unclamped, as the original): {counts}")
@@ -347,6 +347,7 @@ def cli_main(argv=None) -> int:
     b.add_argument("--annotations", nargs="+", required=True, help="SPLIT=PATH (or PATH whose name contains train/val/test)")
     b.add_argument("--out", required=True); b.add_argument("--feat-dtype", default="float32", choices=("float32", "float16"))
     b.add_argument("--overwrite", action="store_true"); b.add_argument("--source", default=""); b.add_argument("--license", default="")
+    b.add_argument("--charades-csv", nargs="*", default=[], help="Charades csv file(s) with durations, for Charades-STA .txt annotations")
     s = sub.add_parser("synth", help="generate the embedded synthetic dataset")
     s.add_argument("--out", required=True); s.add_argument("--preset", default="small", choices=("small", "full"))
     s.add_argument("--sigma", type=float, default=None); s.add_argument("--seed", type=int, default=None)
@@ -359,10 +360,19 @@ def cli_main(argv=None) -> int:
         cfg = VideoLightsConfig.preset(a.preset)
         kind = a.kind or {"windows": "charades"}.get(cfg.data.saliency, cfg.data.saliency)
         ann = dict(x.split("=", 1) if "=" in x else (_split_name(x), x) for x in a.annotations)
+        if any(str(p).endswith(".txt") for p in ann.values()):   # Charades-STA TALL txt: durations from the csv, qids continue across splits
+            if not a.charades_csv: raise VideoLightsError("Charades-STA .txt annotations need --charades-csv Charades_v1_{train,test}.csv")
+            import pandas as pd
+            dur = pd.concat([pd.read_csv(c, usecols=["id", "length"]) for c in a.charades_csv])
+            tmpcsv = Path(a.out).parent / f".{Path(a.out).name}.durations.csv"; tmpcsv.parent.mkdir(parents=True, exist_ok=True)
+            dur.to_csv(tmpcsv, index=False); q0 = 0
+            for s_, p in ann.items():
+                ann[s_] = read_charades_txt(p, tmpcsv, qid_start=q0); q0 += len(ann[s_])
+            tmpcsv.unlink()
         vn = a.video_blocks or ([n for n, _ in cfg.data.video_blocks] if len(cfg.data.video_blocks) == len(a.video_feats) else None)
         tn = a.text_blocks or ([n for n, _ in cfg.data.text_blocks] if len(cfg.data.text_blocks) == len(a.text_feats) else None)
         p = build_dataset(ann, a.video_feats, a.text_feats, a.out, vn, tn, kind=kind, feat_dtype=a.feat_dtype,
-                          source=a.source, license=a.license, overwrite=a.overwrite)
+                          source=a.source, license=a.license, overwrite=a.overwrite, clip_len=cfg.data.clip_len)
         print(f"wrote {p}")
     elif a.cmd == "synth":
         from videolights.synthetic import make_synthetic
