@@ -188,10 +188,10 @@ def run_id(notebook, cfg: VideoLightsConfig, params: dict) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 def expand(grid: Grid) -> list:
-    "All runs of `grid` (arm-major, then seed); runs with equal ids appear once."
+    "All runs of `grid`, seed-major (every arm with the first seed first, so a cut-short study has all arms); equal ids appear once."
     runs, seen = [], set()
-    for arm, a in grid.arms.items():
-        for s in grid.seeds:
+    for s in grid.seeds:
+        for arm, a in grid.arms.items():
             p = {**a["params"], "preset": grid.preset, "overrides": [*a["overrides"], f"train.seed={s}"], "seed": s,
                  "dataset_path": grid.dataset, "out_dir": "."}
             r = Run(grid.study, arm, s, grid.notebook, p, run_id(grid.notebook, grid.config(arm, s), p))

@@ -169,7 +169,9 @@ def render_report(grid: Grid, records: list, reports="reports", seconds: float |
     L += ["", "## Figures", ""] + [f"![{p.stem}](figures/{p.name})" for p in figs if p]
     if bad: L += ["", "## Failed runs", ""] + [f"- `{r['arm']}` seed {r['seed']}: {r['error']} (executed notebook: `runs/{r['run_id']}/{r['notebook']}`)" for r in bad]
     L += ["", "## Runs", "", "| arm | seed | run | status | seconds |", "|---|---|---|---|---|"]
-    L += [f"| {r['arm']} | {r['seed']} | [`{r['run_id']}`](runs/{r['run_id']}/{r['notebook']}) | {r['status']} | {r['seconds']:.0f} |" for r in records]
+    order = {a: i for i, a in enumerate(grid.arms)}
+    L += [f"| {r['arm']} | {r['seed']} | [`{r['run_id']}`](runs/{r['run_id']}/{r['notebook']}) | {r['status']} | {r['seconds']:.0f} |"
+          for r in sorted(records, key=lambda r: (order.get(r["arm"], 0), r["seed"]))]
     L += ["", f"Base config ({grid.baseline}, seed {grid.seeds[0]}): see `runs/<run-id>/config.json`; provenance: `provenance.json`.", ""]
     atomic_write_text(sd / "README.md", "\n".join(L))
     write_index(reports)

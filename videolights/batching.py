@@ -11,7 +11,8 @@ from .config import VideoLightsConfig, VideoLightsError
 
 # %% auto #0
 __all__ = ['saliency_qvhl', 'saliency_windows', 'saliency_tvsum', 'span_targets', 'l2n', 'join_blocks', 'tef',
-           'VideoLightsDataset', 'sample_features', 'collate', 'EpochSampler', 'VLDataLoader', 'make_loader']
+           'VideoLightsDataset', 'row_norms', 'sample_features', 'collate', 'EpochSampler', 'VLDataLoader',
+           'make_loader']
 
 # %% ../nbs/02a_batching.ipynb #c0006
 def saliency_qvhl(rel_ids, scores, L, rng):
@@ -62,7 +63,7 @@ def span_targets(windows, L, clip_len, max_windows, rng):
 # %% ../nbs/02a_batching.ipynb #c0018
 def l2n(x):
     "Row-wise $x / (\\lVert x \\rVert + 10^{-5})$ in float32 (the original's normalisation, bit for bit)."
-    return x / (np.sqrt(np.add.reduce(x * x, axis=-1, keepdims=True)) + 1e-5)  # = np.linalg.norm's own formula
+    return x / (np.sqrt(np.add.reduce(x * x, axis=-1, keepdims=True)) + np.float32(1e-5))  # = np.linalg.norm's formula
 
 def join_blocks(arrs, max_len, normalize):
     "Cut each block to `max_len`, normalise, cut to the shortest and concatenate: `[L, sum d]` float32."
@@ -115,6 +116,7 @@ class VideoLightsDataset(torch.utils.data.Dataset):
                 raise VideoLightsError(f"the dataset has {m['clip_len']} s clips but data.clip_len={cfg.data.clip_len}; set data.clip_len={m['clip_len']}")
         self._v = [_FlatCol(flat(dd["videos"]).data, f"v_{n}") for n, _ in cfg.data.video_blocks]
         self._t = [_FlatCol(self.q.data, f"t_{n}") for n, _ in cfg.data.text_blocks]
+        self._norms = {}   # (modality, block, row) -> row norms: computed once per video/query, reused every epoch
         cols = ["qid", "vid", "video_idx", "query", "duration", "clip_len", "relevant_windows", "relevant_clip_ids",
                 "saliency_scores", "domain", "record"]
         self._meta = self.q.select_columns(cols).to_dict()   # small python columns, read once
@@ -133,11 +135,14 @@ class VideoLightsDataset(torch.utils.data.Dataset):
         vi = M["video_idx"][i]
         vb = [col[vi][:c.max_v_l] for col in self._v]; L = min(len(a) for a in vb)
         tb = [col[i][:c.max_q_l] for col in self._t]; Lt = min(len(a) for a in tb)
+        vn = [self._norm("v", j, vi, a) for j, a in enumerate(vb)] if c.normalize_video else None
+        tn = [self._norm("t", j, i, a) for j, a in enumerate(tb)] if c.normalize_text else None
         meta = json.loads(M["record"][i])
         meta.update({k: M[k][i] for k in ("vid", "query", "duration", "clip_len", "relevant_windows")})
         meta.setdefault("qid", M["qid"][i])
         # raw block views (memory-mapped); `collate` normalises them straight into the padded batch
         s = dict(meta=meta, video_blocks=[a[:L] for a in vb], query_blocks=[a[:Lt] for a in tb],
+                 video_norms=vn and [x[:L] for x in vn], query_norms=tn and [x[:Lt] for x in tn],
                  feat_opts=(c.normalize_video, c.normalize_text, c.use_tef))
         if not self.load_labels or not (M["relevant_windows"][i] or M["saliency_scores"][i]): return s  # e.g. a test split
         rng = self.rng if self.rng is not None else random.Random(_seed_of(self.seed, int(epoch), int(k)))
@@ -151,6 +156,12 @@ class VideoLightsDataset(torch.utils.data.Dataset):
 
     def __getitems__(self, idxs): return [self[i] for i in idxs]
 
+    def _norm(self, mod, j, row, a):
+        "Row norms `[n, 1]` of block `j` of video/query `row` (cached; the original's formula, so bit-identical)."
+        key = (mod, j, row)
+        if key not in self._norms: self._norms[key] = row_norms(a)
+        return self._norms[key]
+
 # %% ../nbs/02a_batching.ipynb #c0023
 def _pad(arrs, dtype=np.float32):
     "Zero-pad a list of `[n_i, ...]` arrays to `[B, max n, ...]`, with a `[B, max n]` float mask."
@@ -159,15 +170,22 @@ def _pad(arrs, dtype=np.float32):
     for b, a in enumerate(arrs): out[b, :n[b]] = a; mask[b, :n[b]] = 1
     return torch.from_numpy(out), torch.from_numpy(mask)
 
-def _pad_blocks(blocks, normalize, use_tef):
+def row_norms(a):
+    "Row L2 norms `[n, 1]` float32, computed as `np.linalg.norm(a, axis=-1, keepdims=True)` does."
+    a = np.asarray(a, dtype=np.float32)
+    return np.sqrt(np.add.reduce(a * a, axis=-1, keepdims=True))
+
+def _pad_blocks(blocks, normalize, use_tef, norms=None):
     "Per sample a list of raw `[L_b, d_k]` blocks -> normalised, concatenated (+TEF), zero-padded `[B, max L, D]` and mask."
     B, n = len(blocks), [len(bl[0]) for bl in blocks]; Lm = max(n); dims = [a.shape[1] for a in blocks[0]]
     out = np.zeros((B, Lm, sum(dims) + 2 * use_tef), np.float32); mask = np.zeros((B, Lm), np.float32)
     for b, bl in enumerate(blocks):
         off = 0; L = n[b]; mask[b, :L] = 1
-        for a, d in zip(bl, dims):
+        for k, (a, d) in enumerate(zip(bl, dims)):
             a = np.asarray(a, dtype=np.float32)
-            if normalize: np.divide(a, np.sqrt(np.add.reduce(a * a, axis=-1, keepdims=True)) + np.float32(1e-5), out=out[b, :L, off:off + d])
+            if normalize:
+                nrm = norms[b][k] if norms is not None and norms[b] is not None else row_norms(a)
+                np.divide(a, nrm + np.float32(1e-5), out=out[b, :L, off:off + d])
             else: out[b, :L, off:off + d] = a
             off += d
         if use_tef: out[b, :L, off:] = tef(L)
@@ -177,14 +195,15 @@ def sample_features(s: dict):
     "(video `[L, Dv(+2)]`, text `[Lt, Dt]`) float32 arrays of one sample, as they enter the batch."
     if "video_feat" in s: return s["video_feat"], s["query_feat"]
     nv, nt, te = s["feat_opts"]
-    return _pad_blocks([s["video_blocks"]], nv, te)[0][0].numpy(), _pad_blocks([s["query_blocks"]], nt, False)[0][0].numpy()
+    return (_pad_blocks([s["video_blocks"]], nv, te, [s.get("video_norms")])[0][0].numpy(),
+            _pad_blocks([s["query_blocks"]], nt, False, [s.get("query_norms")])[0][0].numpy())
 
 def collate(samples: list[dict]) -> dict:
     "Batch of `VideoLightsDataset` samples -> `{'model_inputs', 'targets', 'meta'}` (the brief's batch contract)."
     if "video_blocks" in samples[0]:   # fast path: raw blocks from the on-disk dataset
         nv, nt, te = samples[0]["feat_opts"]
-        v, vm = _pad_blocks([s["video_blocks"] for s in samples], nv, te)
-        t, tm = _pad_blocks([s["query_blocks"] for s in samples], nt, False)
+        v, vm = _pad_blocks([s["video_blocks"] for s in samples], nv, te, [s.get("video_norms") for s in samples])
+        t, tm = _pad_blocks([s["query_blocks"] for s in samples], nt, False, [s.get("query_norms") for s in samples])
     else:                              # samples carrying ready `video_feat` / `query_feat` arrays
         v, vm = _pad([s["video_feat"] for s in samples]); t, tm = _pad([s["query_feat"] for s in samples])
     batch = {"model_inputs": {"src_txt": t, "src_txt_mask": tm, "src_vid": v, "src_vid_mask": vm},

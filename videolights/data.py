@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 __all__ = ['log', 'FORMAT_VERSION', 'MANIFEST', 'KINDS', 'KIND_SALIENCY', 'DEFAULT_CLIP_LEN', 'video_features', 'query_features',
            'read_jsonl', 'read_annotations', 'read_charades_txt', 'read_video_block', 'read_text_block', 'align_blocks',
            'write_npz_layout', 'dataset_card', 'save_dataset', 'read_manifest', 'load_dataset', 'build_dataset',
-           'check_blocks', 'ground_truth', 'cache_dir', 'load_default_dataset', 'cli_main']
+           'check_blocks', 'ground_truth', 'cache_dir', 'synth_blocks_for', 'load_default_dataset', 'cli_main']
 
 # %% ../nbs/02_data.ipynb #c0006
 FORMAT_VERSION = 1
@@ -316,9 +316,18 @@ def cache_dir() -> Path:
     "Where generated datasets are cached (`$VIDEOLIGHTS_CACHE` or `~/.cache/videolights`)."
     return Path(os.environ.get("VIDEOLIGHTS_CACHE", Path.home() / ".cache" / "videolights"))
 
+def synth_blocks_for(cfg: VideoLightsConfig) -> dict:
+    "Generator blocks for `cfg`: {} when its blocks are a by-name subset of the default synthetic blocks (select, don't regenerate)."
+    from videolights.synthetic import SynthParams
+    p = SynthParams(); dv = {n: d for n, d, _ in p.video_blocks}; dt = {n: d for n, d, _ in p.text_blocks}
+    if all(dv.get(n) == int(d) for n, d in cfg.data.video_blocks) and all(dt.get(n) == int(d) for n, d in cfg.data.text_blocks): return {}
+    gain = lambda bl: tuple((n, int(d), 0.5 ** i) for i, (n, d) in enumerate(bl))   # same gain rule as the defaults
+    return dict(video_blocks=gain(cfg.data.video_blocks), text_blocks=gain(cfg.data.text_blocks))
+
 def load_default_dataset(cfg: VideoLightsConfig | None = None, preset="small", path=None, **synth_kw):
     "The synthetic dataset of `preset` (small|full), built into the cache on first use; blocks checked against `cfg`."
     from videolights.synthetic import make_synthetic, synth_name
+    if cfg is not None and not {"video_blocks", "text_blocks"} & set(synth_kw): synth_kw = {**synth_blocks_for(cfg), **synth_kw}
     p = Path(path) if path else cache_dir() / synth_name(preset, **synth_kw)
     if not (p / MANIFEST).exists():
         try: make_synthetic(preset=preset, out=p, overwrite=p.exists() and not (p / MANIFEST).exists(), **synth_kw)
@@ -328,7 +337,7 @@ def load_default_dataset(cfg: VideoLightsConfig | None = None, preset="small", p
     if cfg is not None: check_blocks(dd.manifest, cfg)
     return dd
 
-# %% ../nbs/02_data.ipynb #c0032
+# %% ../nbs/02_data.ipynb #c0033
 def _split_name(p: str) -> str:
     n = Path(p).name.lower()
     for s in ("train", "val", "test"):
