@@ -119,7 +119,10 @@ def test_parity_small(name):
 
 
 @pytest.mark.parametrize("switches", [["model.batched_neg_pass=true"], ["model.use_sdpa=true"],
-                                      ["model.quirk_neg_full_decoder=false", "model.batched_neg_pass=true", "model.use_sdpa=true"]])
+                                      ["model.quirk_neg_full_decoder=false", "model.batched_neg_pass=true", "model.use_sdpa=true"],
+                                      # the switches are on by default (nbs/18_speed): this is the original's code path
+                                      ["model.quirk_neg_full_decoder=true", "model.batched_neg_pass=false", "model.use_sdpa=false"],
+                                      ["model.batched_neg_pass=false"], ["model.use_sdpa=false"]])
 def test_parity_speed_switches(switches):
     "The speed switches keep the original's outputs within tolerance."
     out, ref, meta = run_case("small", *switches)
@@ -179,6 +182,6 @@ def test_from_official_roundtrip(tmp_path):
 
 @pytest.mark.slow
 def test_parity_qvhighlights_full_speed_switches():
-    "Full config with the batched negative pass and SDPA: still the original's outputs."
-    out, ref, meta = run_case("qvhl_full", "model.batched_neg_pass=true", "model.use_sdpa=true")
+    "Full config on the original's code path (the speed switches are on by default): still the original's outputs."
+    out, ref, meta = run_case("qvhl_full", "model.batched_neg_pass=false", "model.use_sdpa=false", "model.quirk_neg_full_decoder=true")
     assert_parity(out, ref)

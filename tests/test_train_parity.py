@@ -22,7 +22,9 @@ KEY_RTOL, KEY_ATOL = 1e-3, 1e-5   # each loss key (final-layer span/gIoU drift t
 NO_GRAD = {"contrastive_align_projection_vid.weight", "contrastive_align_projection_vid.bias",
            "transformer.t2v_encoder.layers.0.norm2.weight", "transformer.t2v_encoder.layers.0.norm2.bias"}
 FAST = {"batched": ["model.batched_neg_pass=true"], "sdpa": ["model.use_sdpa=true"],
-        "batched+sdpa": ["model.batched_neg_pass=true", "model.use_sdpa=true"]}
+        "batched+sdpa": ["model.batched_neg_pass=true", "model.use_sdpa=true"],
+        # the speed switches are on by default (18_speed); this runs the original's code path (two passes, explicit softmax)
+        "faithful": ["model.batched_neg_pass=false", "model.use_sdpa=false", "model.quirk_neg_full_decoder=true"]}
 
 
 def need_flags(overrides):
@@ -56,7 +58,7 @@ def test_small_default():
     check("small")
 
 
-@pytest.mark.parametrize("name", ["batched+sdpa"])
+@pytest.mark.parametrize("name", ["batched+sdpa", "faithful"])
 def test_small_fast_paths(name):
     need_flags(FAST[name])
     check("small", *FAST[name])
@@ -70,7 +72,7 @@ def test_small_fast_paths_each(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["default", "batched+sdpa"])
+@pytest.mark.parametrize("name", ["default", "faithful"])
 def test_qvhighlights_full(name):
     "Paper QVHighlights dims (3586-d video, 1280-d text, 3/3/1 layers, 10 queries), batch size 32, 20 steps."
     ov = FAST.get(name, [])

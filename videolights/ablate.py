@@ -4,7 +4,7 @@
 
 # %% ../nbs/16_ablate.ipynb #c0003
 from __future__ import annotations
-import argparse, ast, hashlib, json, logging, os, shutil, sys, tempfile, time
+import argparse, ast, hashlib, json, logging, os, re, shutil, sys, tempfile, time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from .config import (VideoLightsConfig, VideoLightsError, ModelConfig, LossConfig, atomic_write_text,
@@ -15,8 +15,8 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'COMPONENTS', 'ROOT', 'NB_DIR', 'DEFAULT_METRICS', 'GRID_KEYS', 'ARM_KEYS', 'RESERVED_PARAMS',
            'component_overrides', 'drop_blocks', 'find_notebook', 'notebook_parameters', 'Grid', 'load_grid', 'Run',
-           'run_id', 'expand', 'kernel_name', 'run_dir', 'is_done', 'execute_run', 'run_grid', 'prepare_data', 'ablate',
-           'cli_main']
+           'run_id', 'expand', 'kernel_name', 'run_dir', 'is_done', 'strip_progress', 'execute_run', 'run_grid',
+           'prepare_data', 'ablate', 'cli_main']
 
 # %% ../nbs/16_ablate.ipynb #c0006
 def _quirk_names(cls, sec):
@@ -223,6 +223,23 @@ def is_done(study_dir, run: Run) -> bool:
     try: return json.loads((d / "run.json").read_text())["status"] == "ok" and (d / "metrics.json").is_file()
     except (OSError, ValueError, KeyError): return False
 
+_BAR = re.compile(r"(\d+%\|)|(it/s\]|s/it\])|IProgress not found|from \.autonotebook import")
+
+def strip_progress(path):
+    "Drop progress-bar lines (tqdm) from the stderr outputs of the executed notebook at `path` (they bury the results)."
+    nb = json.loads(Path(path).read_text())
+    for c in nb["cells"]:
+        outs = []
+        for o in c.get("outputs", []):
+            if o.get("output_type") == "stream" and o.get("name") == "stderr":
+                text = "".join(o["text"]) if isinstance(o["text"], list) else o["text"]
+                keep = [l for l in text.replace("\r", "\n").split("\n") if l.strip() and not _BAR.search(l)]
+                if not keep: continue
+                o["text"] = "\n".join(keep) + "\n"
+            outs.append(o)
+        if "outputs" in c: c["outputs"] = outs
+    atomic_write_text(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
 def execute_run(run: Run, study_dir, kernel: str | None = None) -> dict:
     "Execute `run`'s notebook with papermill into its result folder; returns (and saves) the run record."
     import papermill as pm
@@ -237,6 +254,7 @@ def execute_run(run: Run, study_dir, kernel: str | None = None) -> dict:
         status, err = ("ok", None) if (d / "metrics.json").is_file() else ("failed", "the notebook wrote no metrics.json")
     except Exception as e:
         status, err = "failed", f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
+    if out_nb.is_file(): strip_progress(out_nb)
     rec.update(status=status, error=err, seconds=round(time.time() - t0, 2))
     atomic_write_text(d / "run.json", json.dumps(rec, indent=2) + "\n")
     return rec

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'doc_name', 'list_notebooks', 'cell_directives', 'skip_cell', 'execute_notebook', 'nb_hash', 'execute_all',
            'fix_markdown', 'doc_md', 'notebook_page', 'config_reference_md', 'api_reference_md', 'write_source',
-           'pages_of', 'localize_links', 'find_root', 'build_docs', 'cli_main']
+           'localize_links', 'find_root', 'build_docs', 'cli_main']
 
 # %% ../nbs/17_docs.ipynb #c0006
 def doc_name(nb_path) -> str:
@@ -190,10 +190,11 @@ def config_reference_md(presets=PRESETS) -> str:
         sec = getattr(cfgs[presets[0]], f.name)
         if not is_dataclass(sec): continue
         out += [f"## `{f.name}`: {type(sec).__name__}", "", _esc(type(sec).__doc__), "", ":::{container} vl-wide", head, rule]
+        notes = docments(type(sec))
         for g in fields(sec):
             vals = [getattr(getattr(cfgs[p], f.name), g.name) for p in presets]
             cells = [(_cell(v) if v == vals[0] else f"**{_cell(v)}**") for v in vals]
-            out.append(f"| `{f.name}.{g.name}` | `{_esc(g.type)}` | {_esc(docments(type(sec)).get(g.name))} | " + " | ".join(cells) + " |")
+            out.append(f"| `{f.name}.{g.name}` | `{_esc(g.type)}` | {_esc(notes.get(g.name))} | " + " | ".join(cells) + " |")
         out += [":::", ""]
     out += ["## Derived values", "", ":::{container} vl-wide", "| value | meaning | " + " | ".join(presets) + " |", "|" + "---|" * (2 + len(presets))]
     for name, doc in (("v_feat_dim", "video input dim (sum of video blocks + 2 with TEF)"),
@@ -244,12 +245,17 @@ def _toctree(caption: str, docs: list, hidden=True) -> str:
     return "\n".join(["```{toctree}", f":caption: {caption}", ":maxdepth: 1"] + [":hidden:"] * hidden + [""] + docs + ["```", ""])
 
 # %% ../nbs/17_docs.ipynb #c0031
+_REPORT_FILES = {".md", ".ipynb", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".json", ".csv", ".txt", ".yaml", ".jsonl"}
+
 def _copy_reports(reports, dst) -> list[str]:
     "Copy `reports/` into the source tree; return the report page names (markdown gets a title if it has none)."
     if dst.exists(): shutil.rmtree(dst)
     dst.mkdir(parents=True)
     if not reports.is_dir(): return []
-    shutil.copytree(reports, dst, ignore=shutil.ignore_patterns(".*", "__pycache__"), dirs_exist_ok=True)
+    def ignore(d, names):  # pages, the images they show and small files they link to; no checkpoints
+        return [n for n in names if n.startswith(".") or n == "__pycache__" or (Path(d, n).is_file() and (
+                Path(n).suffix.lower() not in _REPORT_FILES or Path(d, n).stat().st_size > 5_000_000))]
+    shutil.copytree(reports, dst, ignore=ignore, dirs_exist_ok=True)  # copy2 keeps mtimes: Sphinx skips unchanged pages
     pages = []
     for p in sorted(dst.rglob("*")):
         if p.suffix not in (".md", ".ipynb") or p.relative_to(dst).as_posix() == "index.md": continue
@@ -268,13 +274,13 @@ def write_source(root, src, executed: dict) -> list[str]:
         text = notebook_page(ex)
         if name == "index":  # the home page carries the site's navigation
             page = nbformat.reads(text, as_version=4)
-            page.cells.append(nbformat.v4.new_markdown_cell(_NAV(pages_of(executed))))
+            page.cells.append(nbformat.v4.new_markdown_cell(_nav(executed)))
             text = nbformat.writes(page)
         _write(src / f"{name}.ipynb", text)
         m = re.search(r"#\|\s*default_exp\s+([\w.]+)", nb.read_text())
         if m: modules[m[1]] = name
     for stale in set(p.stem for p in src.glob("*.ipynb")) - set(pages): (src / f"{stale}.ipynb").unlink()
-    if "index" not in pages: _write(src / "index.md", "# videolights\n\n" + _NAV(pages_of(executed)))
+    if "index" not in pages: _write(src / "index.md", "# videolights\n\n" + _nav(executed))
     elif (src / "index.md").exists(): (src / "index.md").unlink()
     _write(src / "api.md", api_reference_md(modules))
     _write(src / "configuration.md", config_reference_md())
@@ -285,8 +291,10 @@ def write_source(root, src, executed: dict) -> list[str]:
     shutil.copytree(root / "docs" / "_static", src / "_static", dirs_exist_ok=True)
     return pages
 
-def pages_of(executed) -> list[str]: return [doc_name(nb) for nb in executed if doc_name(nb) != "index"]
-def _NAV(pages) -> str: return _toctree("Notebooks", pages) + _toctree("Reference", ["api", "configuration", "reports/index"])
+def _nav(executed) -> str:
+    "The site's navigation: the notebooks in order, then the reference pages."
+    return (_toctree("Notebooks", [doc_name(nb) for nb in executed if doc_name(nb) != "index"]) +
+            _toctree("Reference", ["api", "configuration", "reports/index"]))
 
 # %% ../nbs/17_docs.ipynb #c0033
 def localize_links(html: str, base: str, prefix: str = "", ids: dict | None = None) -> str:

@@ -39,8 +39,7 @@ class FeatureRefinement(nn.Module):
     def forward(self, vid, txt, vid_mask, txt_mask):
         B, Lv, d = vid.shape
         corr_w = self.cor_q_w * self.cor_v_w                              # (1, d): rank-1 word->feature weight
-        C = torch.softmax(txt @ vid.transpose(1, 2), dim=1)               # (B, Lt, Lv), softmax over words
-        corr = C.sum(1)[..., None] * corr_w                               # (B, Lv, d), = corr_w up to rounding
+        corr = corr_w.expand(B, Lv, d)                                    # (B, Lv, d): sum_t softmax_t(<T_t, v_i>) = 1
         sent = self.sentence_pool(txt, txt_mask)[:, None]                 # (B, 1, d)
         valid = vid_mask > 0
         pad = torch.full_like(vid_mask, DENORMAL_LOG if self.denormal_mask else 0.)
@@ -48,5 +47,5 @@ class FeatureRefinement(nn.Module):
         sim_feat = sim[..., None] * self.sim_w[:, 0]                      # (B, Lv, d)
         feats = torch.cat([self.dropout(vid), self.dropout(sim_feat), self.dropout(sent.expand(B, Lv, d)),
                            self.dropout(corr)], dim=2)                    # (B, Lv, 4d)
-        out = self.mixer(feats.transpose(1, 2)).transpose(1, 2)
+        out = F.linear(feats, self.mixer.weight.squeeze(-1), self.mixer.bias)   # the 1x1 conv as a linear map
         return self.dropout(F.relu(out))

@@ -23,7 +23,8 @@ class ProjectionLayer(nn.Module):
 
     def forward(self, x):  # (B, L, D_in) -> (B, L, d_out)
         x = self.drop(self.norm(x))
-        x = self.proj(x.transpose(1, 2)).transpose(1, 2) if self.kind == "conv" else self.proj(x)
+        # a 1x1 conv is a linear map: F.linear on the (out, in) view of its weight is the same math without two transposes
+        x = F.linear(x, self.proj.weight.squeeze(-1), self.proj.bias) if self.kind == "conv" else self.proj(x)
         return F.relu(x) if self.relu else x
 
 def input_projection(d_in:int, d:int, n_layers:int=2, dropout:float=0.5, kind:str="conv") -> nn.Sequential:

@@ -12,8 +12,9 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'MR_STOP_WEIGHTS', 'WINDOW_STOP_WEIGHTS', 'EVAL_DATASET', 'CURVE_KEYS', 'stop_score', 'selection_score',
-           'TrainState', 'load_splits', 'domains_of', 'evaluate', 'check_output_dir', 'save_state', 'state_dir',
-           'write_log', 'plot_curves', 'init_weights', 'train_run', 'summary_table', 'fit', 'cli_train', 'cli_pretrain']
+           'TrainState', 'load_splits', 'domains_of', 'evaluate', 'to_float', 'check_output_dir', 'save_state',
+           'state_dir', 'write_log', 'plot_curves', 'init_weights', 'train_run', 'summary_table', 'fit', 'cli_train',
+           'cli_pretrain']
 
 # %% ../nbs/12_train.ipynb #c0006
 MR_STOP_WEIGHTS = {"MR-full-R1@0.3": 0.3, "MR-full-R1@0.5": 0.5, "MR-full-R1@0.7": 0.7, "MR-full-mAP@0.5": 0.5,
@@ -50,10 +51,7 @@ def load_splits(cfg: VideoLightsConfig, dataset=None, domain=None):
     import datasets as hf
     from videolights.data import load_dataset, load_default_dataset, check_blocks
     from videolights.batching import VideoLightsDataset
-    if dataset is None:  # the embedded synthetic set, generated with this config's feature blocks (gains 1, 1/2, 1/4, ...)
-        gain = lambda bl: tuple((n, int(d), 0.5 ** i) for i, (n, d) in enumerate(bl))
-        dd = load_default_dataset(cfg, video_blocks=gain(cfg.data.video_blocks), text_blocks=gain(cfg.data.text_blocks))
-    else: dd = load_dataset(dataset)
+    dd = load_default_dataset(cfg) if dataset is None else load_dataset(dataset)  # default: generated with cfg's blocks
     try: check_blocks(dd.manifest, cfg)
     except VideoLightsError as e:
         raise VideoLightsError(f"dataset {dataset or 'synthetic (embedded)'} does not fit the config: {e}; pick the preset of this "
@@ -92,11 +90,18 @@ def evaluate(model, loader, gt, cfg: VideoLightsConfig, accelerator, desc="eval"
     model.eval(); recs = []
     with torch.no_grad():
         for batch in _bar(loader, accelerator, desc):
-            with accelerator.autocast(): out = model(**batch["model_inputs"])
-            out = {k: v.float() if torch.is_tensor(v) else v for k, v in out.items()}
+            with accelerator.autocast(): out = to_float(model(**batch["model_inputs"]))
             recs += accelerator.gather_for_metrics(postprocess(out, batch["meta"], cfg), use_gather_object=True)
     recs = list({r["qid"]: r for r in recs}.values())  # defensive: one record per query
     return eval_submission(recs, gt, dataset=EVAL_DATASET[cfg.data.saliency]), recs
+
+def to_float(x):
+    "Floating tensors in a (nested) output dict/list as float32 (outputs of a mixed-precision forward)."
+    import torch
+    if torch.is_tensor(x): return x.float() if x.is_floating_point() else x
+    if isinstance(x, dict): return {k: to_float(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)): return type(x)(to_float(v) for v in x)
+    return x
 
 def _bar(it, accelerator, desc, **kw):
     from tqdm.auto import tqdm
@@ -197,7 +202,7 @@ def train_run(cfg: VideoLightsConfig, out, dataset=None, resume=False, init_from
     logging.getLogger("accelerate").setLevel(logging.WARNING)
     acc = _make_accelerator(cfg); mb = _micro_bsz(cfg, acc.num_processes)
     set_seed(T.seed)                                                        # before the model is built
-    tr, va, gt = load_splits(cfg, dataset, cfg.data.domain)
+    with acc.main_process_first(): tr, va, gt = load_splits(cfg, dataset, cfg.data.domain)  # rank 0 builds a missing default set
     model, crit = build_model(cfg), build_criterion(cfg)
     if init_from and not resume: init_weights(model, init_from, cfg)
     opt = torch.optim.AdamW([{"params": [p for p in model.parameters() if p.requires_grad]}], lr=T.lr, weight_decay=T.weight_decay)
@@ -222,17 +227,23 @@ def train_run(cfg: VideoLightsConfig, out, dataset=None, resume=False, init_from
         model.train(); crit.train()
         for batch in _bar(dl, acc, f"{title}epoch {epoch + 1}/{T.n_epoch}", total=len(train_dl), initial=st.batch):
             with acc.accumulate(model):
-                with acc.autocast():
-                    ld = crit(model(**batch["model_inputs"]), batch["targets"], epoch)
+                err, qids = None, [m["qid"] for m in batch["meta"]]
+                try:
+                    with acc.autocast(): outputs = model(**batch["model_inputs"])
+                    ld = crit(to_float(outputs), batch["targets"], epoch)  # losses and matching in float32
                     loss = crit.total(ld)
+                except VideoLightsError as e: err = str(e)          # e.g. NaN outputs caught by the criterion's input checks
+                head = torch.tensor([1.0, math.nan] if err else [0.0, 0.0], device=acc.device)
+                if err is None: head[1] = loss.detach().float()
+                head = acc.reduce(head, "sum")                          # every process learns of a failure anywhere
+                if head[0] > 0 or not torch.isfinite(head[1]):
+                    why = err or ("an error on another process" if head[0] > 0 else "the loss is not finite")
+                    raise VideoLightsError(f"training stopped at epoch {epoch + 1}, optimizer step {st.step + 1}, batch {st.batch} of the epoch "
+                                           f"(this process's queries {qids}): {why}. Nothing of this step was saved: the last good checkpoint "
+                                           f"({out / 'last'}) and state ({out / 'state'}) are kept; check these queries' features for NaN/Inf "
+                                           "or lower train.lr, then --resume")
                 keys = sorted(ld)
                 vals = acc.reduce(torch.stack([loss.detach().float()] + [ld[k].detach().float().reshape(()) * w.get(k, 1) for k in keys]), "mean")
-                if not torch.isfinite(vals).all():
-                    qids = [m["qid"] for m in batch["meta"]]
-                    raise VideoLightsError(f"non-finite loss at epoch {epoch + 1}, optimizer step {st.step + 1}, batch {st.batch} of the epoch "
-                                           f"(this process's queries {qids}; terms {[k for k, v in zip(['total'] + keys, vals) if not torch.isfinite(v)]}): "
-                                           f"training stopped before the update; the last good checkpoint ({out / 'last'}) and state ({out / 'state'}) are kept. "
-                                           "Check these queries' features for NaN/Inf, or lower train.lr")
                 acc.backward(loss)
                 if acc.sync_gradients and T.grad_clip > 0: acc.clip_grad_norm_(model.parameters(), T.grad_clip)
                 opt.step(); opt.zero_grad()
@@ -281,7 +292,8 @@ def _finish(acc, cfg, out, st, stop, raw, run_eval, extra, t0, title) -> dict:
                 minutes=round((time.time() - t0) / 60, 2), processes=acc.num_processes, output_dir=str(out),
                 resume_hint=f"--resume --output-dir {out}" if stop in ("max_steps", "max_minutes") else None)
     if acc.is_main_process:
-        if run_eval is None and acc.is_main_process: save_checkpoint(out / "last", raw, cfg, None, extra())
+        if run_eval is None:  # no validation split (e.g. a pretraining corpus): `best` is the final model
+            for d in ("last", "best"): save_checkpoint(out / d, raw, cfg, None, extra())
         if best: atomic_write_text(out / "metrics.json", json.dumps(best, indent=2) + "\n")
         atomic_write_text(out / "train_summary.json", json.dumps(summ, indent=2) + "\n")
         acc.print(summary_table(summ, best, title))
@@ -306,6 +318,7 @@ def fit(cfg: VideoLightsConfig, out, dataset=None, resume=False, init_from=None,
     from videolights.data import load_dataset
     doms = domains_of(load_dataset(dataset)) if dataset is not None else []
     if not doms: return train_run(cfg, out, dataset, resume, init_from, save_every)
+    if _state().is_main_process: cfg.save(out / "config.json")  # lets --resume find the run
     res = {}
     for d in doms:
         dout = out / d; done = (dout / "train_summary.json").exists()
@@ -316,7 +329,7 @@ def fit(cfg: VideoLightsConfig, out, dataset=None, resume=False, init_from=None,
     brief = {"mAP": round(sum(brief.values()) / len(brief), 2), **brief}
     metrics = {"brief": brief, "per_domain": {d: r["metrics"] for d, r in res.items()}}
     if _state().is_main_process:
-        atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n"); cfg.save(out / "config.json")
+        atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         print("\n".join(f"{k:<8} {v:6.2f}" for k, v in brief.items()))
     return {"status": "completed", "domains": {d: {k: v for k, v in r.items() if k != "metrics"} for d, r in res.items()}, "metrics": metrics}
 
