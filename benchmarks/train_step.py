@@ -103,7 +103,7 @@ def worker(a):
         total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
         opt.step()
-        return float(total)
+        return float(total.detach())
 
     def infer(b):
         m_inp = {k: v[:b] for k, v in inp.items()}
@@ -133,17 +133,24 @@ def worker(a):
             print(json.dumps({"peak_rss_mb": peak_rss_mb()}), flush=True); return
 
 
+# extra variants of our side, timed interleaved with the others (`--variants faithful,bf16,compile`)
+VARIANTS = {"faithful": ["--set", "model.batched_neg_pass=false", "--set", "model.use_sdpa=false",
+                         "--set", "model.quirk_neg_full_decoder=true"],   # the original's code path in our model
+            "bf16": ["--bf16"], "compile": ["--compile"], "compile+bf16": ["--compile", "--bf16"]}
+
+
 class Side:
     "A worker process for one side."
-    def __init__(self, side, a):
-        argv = [sys.executable, __file__, "--worker", side, "--threads", str(a.threads), "--bsz", str(a.bsz), "--seed", str(a.seed)]
-        if side == "reference": argv += ["--reference", a.reference]
+    def __init__(self, name, a, extra=()):
+        argv = [sys.executable, __file__, "--worker", "reference" if name == "reference" else "ours",
+                "--threads", str(a.threads), "--bsz", str(a.bsz), "--seed", str(a.seed)]
+        if name == "reference": argv += ["--reference", a.reference]
         else:
             argv += sum([["--set", s] for s in a.set], [])
-            argv += ["--compile"] * a.compile + ["--bf16"] * a.bf16
+            argv += ["--compile"] * a.compile + ["--bf16"] * a.bf16 + list(extra)
         env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-        self.name = side
+        self.name = name
     def ask(self, cmd):
         self.p.stdin.write(cmd + "\n"); self.p.stdin.flush()
         line = self.p.stdout.readline()
@@ -164,6 +171,8 @@ def main(argv=None):
     ap.add_argument("--set", action="append", default=[], help="config override for our side, e.g. model.batched_neg_pass=false")
     ap.add_argument("--compile", action="store_true", help="torch.compile our model")
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast for our forward (losses in fp32)")
+    ap.add_argument("--variants", default="", help="comma list of extra variants of ours to time in the same run: "
+                    + ", ".join(VARIANTS))
     ap.add_argument("--forward", action="store_true", help="also time inference forward at bsz 1 and bsz")
     ap.add_argument("--profile", default=None, help="write a torch.profiler table (top ops by self CPU) of one step of ours here")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -171,7 +180,10 @@ def main(argv=None):
     if a.worker: a.side = a.worker; return worker(a)
     if a.reference and Path(a.reference).resolve().is_relative_to(Path(__file__).resolve().parents[1]):
         ap.error("--reference must point outside this repository")
-    sides = [Side("ours", a)] + ([Side("reference", a)] if a.reference else [])
+    variants = [v for v in a.variants.split(",") if v]
+    for v in variants:
+        if v not in VARIANTS: ap.error(f"--variants: unknown {v!r}, choose from {sorted(VARIANTS)}")
+    sides = [Side("ours", a)] + ([Side("reference", a)] if a.reference else []) + [Side(v, a, VARIANTS[v]) for v in variants]
     for s in sides: s.wait_ready()
     eval_loss = {s.name: s.ask("evalloss")["loss"] for s in sides}   # before any update: same weights on both sides
     times = {s.name: [] for s in sides}; losses = {}
@@ -192,10 +204,14 @@ def main(argv=None):
         Path(a.profile).write_text(sides[0].ask("profile 30")["table"])
     peaks = {s.name: s.close()["peak_rss_mb"] for s in sides}
     load = os.getloadavg()[0]
-    for n in times: print(f"{n:10s} step s: " + " ".join(f"{t:.3f}" for t in times[n]) + f"  first loss {losses[n]:.6f}")
+    for n in times: print(f"{n:12s} step s: " + " ".join(f"{t:.3f}" for t in times[n]) + f"  first loss {losses[n]:.6f}")
     res = {"median_step_s": round(statistics.median(times["ours"]), 4), "peak_rss_mb": round(peaks["ours"], 1), "bsz": a.bsz,
            "threads": a.threads, "repeats": a.repeats, "overrides": a.set, "compile": a.compile, "bf16": a.bf16,
            "loss_first_step": losses["ours"], "eval_loss": eval_loss["ours"], "loadavg_1min": round(load, 2), **{k: v for k, v in fwd.items() if k.startswith("ours")}}
+    for v in variants:
+        res[f"{v}_median_step_s"] = round(statistics.median(times[v]), 4); res[f"{v}_peak_rss_mb"] = round(peaks[v], 1)
+        res[f"{v}_loss_first_step"], res[f"{v}_eval_loss"] = losses[v], eval_loss[v]
+        res.update({k: val for k, val in fwd.items() if k.startswith(v + "_fwd")})
     if a.reference:
         res.update(reference_median_step_s=round(statistics.median(times["reference"]), 4),
                    reference_peak_rss_mb=round(peaks["reference"], 1), reference_loss_first_step=losses["reference"], reference_eval_loss=eval_loss["reference"],

@@ -17,7 +17,7 @@ from videolights.parity import load_fixture, run_case, compare_runs, case_config
 
 FIX = Path(__file__).parent / "fixtures" / "train_parity"
 TOTAL_RTOL = 1e-4                 # the weighted total, every step
-KEY_RTOL, KEY_ATOL = 1e-3, 1e-5   # each loss key (final-layer span/gIoU drift to ~2e-4 relative by step 20, see the notebook)
+KEY_RTOL, KEY_ATOL = 1e-3, 1e-5   # each loss key (float32 rounding alone moves single keys more than the total, see the notebook)
 # parameters that get no gradient in the original (reference notes): AdamW must skip them here too (no weight decay)
 NO_GRAD = {"contrastive_align_projection_vid.weight", "contrastive_align_projection_vid.bias",
            "transformer.t2v_encoder.layers.0.norm2.weight", "transformer.t2v_encoder.layers.0.norm2.bias"}
@@ -55,7 +55,11 @@ def check(name, *overrides):
 
 
 def test_small_default():
-    check("small")
+    cmp = check("small")
+    # the fixture's control run (the original with +-1 ulp initial weights) bounds what float32 rounding alone does
+    fix = load_fixture(FIX / "small.json")
+    ctrl = compare_runs(fix["control_ulp"]["steps"], fix["steps"])
+    assert all(c["matches"] for c in ctrl) and max(c["total"] for c in ctrl) < TOTAL_RTOL / 10
 
 
 @pytest.mark.parametrize("name", ["batched+sdpa", "faithful"])
@@ -93,8 +97,9 @@ def test_fixtures_cover_the_contract():
         sizes = [len(m[0]) for call in steps[0]["matches"] for m in call]
         assert max(sizes) > 1                                              # > 1 window matched per query
         assert set(steps[0]["no_grad"]) >= NO_GRAD
-        assert any(steps[i]["matches"] != steps[i + len(fix["batch_checksums"])]["matches"]
-                   for i in range(len(steps) - len(fix["batch_checksums"])))  # assignments change as training moves
+        nb = len(fix["batch_checksums"])
+        if nb < len(steps):                                                  # batches cycled: assignments change as training moves
+            assert any(steps[i]["matches"] != steps[i + nb]["matches"] for i in range(len(steps) - nb))
 
 
 def test_comparison_detects_a_changed_loss():

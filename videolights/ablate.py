@@ -82,7 +82,7 @@ DEFAULT_METRICS = ("MR-full-R1@0.5", "MR-full-R1@0.7", "MR-full-mAP", "HL-min-Ve
 GRID_KEYS = ("study", "title", "description", "notebook", "preset", "dataset", "seeds", "base", "params", "arms",
              "sweep", "baseline", "metrics")
 ARM_KEYS = ("remove", "drop", "overrides", "params")
-RESERVED_PARAMS = ("preset", "overrides", "seed", "dataset_path", "out_dir")  # set by the runner
+RESERVED_PARAMS = ("preset", "overrides", "config", "seed", "dataset_path", "out_dir")  # set by the runner
 
 @dataclass
 class Grid:
@@ -184,7 +184,7 @@ class Run:
 def run_id(notebook, cfg: VideoLightsConfig, params: dict) -> str:
     "Hash (12 hex) of the notebook name, the resolved config and the notebook parameters (except `out_dir`)."
     key = {"notebook": Path(notebook).name, "config": cfg.to_dict(),
-           "params": {k: v for k, v in params.items() if k not in ("out_dir", "overrides", "preset")}}
+           "params": {k: v for k, v in params.items() if k not in ("out_dir", "overrides", "preset", "config")}}
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 def expand(grid: Grid) -> list:
@@ -192,9 +192,10 @@ def expand(grid: Grid) -> list:
     runs, seen = [], set()
     for s in grid.seeds:
         for arm, a in grid.arms.items():
-            p = {**a["params"], "preset": grid.preset, "overrides": [*a["overrides"], f"train.seed={s}"], "seed": s,
-                 "dataset_path": grid.dataset, "out_dir": "."}
-            r = Run(grid.study, arm, s, grid.notebook, p, run_id(grid.notebook, grid.config(arm, s), p))
+            cfg = grid.config(arm, s)
+            p = {**a["params"], "preset": grid.preset, "overrides": [*a["overrides"], f"train.seed={s}"], "config": cfg.to_dict(),
+                 "seed": s, "dataset_path": grid.dataset, "out_dir": "."}
+            r = Run(grid.study, arm, s, grid.notebook, p, run_id(grid.notebook, cfg, p))
             if r.run_id not in seen: seen.add(r.run_id); runs.append(r)
     return runs
 

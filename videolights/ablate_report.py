@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, shutil
 from dataclasses import fields
 from pathlib import Path
-from .config import atomic_write_text, provenance
+from .config import VideoLightsConfig, atomic_write_text, provenance
 from .ablate import Grid, DEFAULT_METRICS, expand, run_dir
 
 # %% auto #0
@@ -104,11 +104,12 @@ def plot_curves(grid: Grid, records, reports, path):
         for h in json.loads(p.read_text()):
             for k, v in h.items():
                 if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool) and "step" in h:
-                    rows.append({"arm": rec["arm"], "seed": rec["seed"], "step": h["step"], "key": k, "value": v})
+                    rows.append({"arm": rec["arm"], "seed": rec["seed"], "run": rec["run_id"], "step": h["step"], "key": k, "value": v})
     if not rows: return None
     h = pd.DataFrame(rows)
     keys = [k for k in ("loss", "train_loss", "loss_overall") if k in set(h.key)][:1]
-    have = [m for m in grid.metrics if m in set(h.key)]
+    npts = h.groupby(["key", "run"]).step.nunique().groupby("key").max() if "run" in h else h.groupby("key").step.nunique()
+    have = [m for m in grid.metrics if m in set(h.key) and npts.get(m, 0) > 1]  # a curve needs two evaluations
     keys += [next(m for m in have if m.startswith(p)) for p in ("MR", "HL") if any(m.startswith(p) for m in have)] or have[:2]
     keys = keys or sorted(set(h.key))[:3]
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.6), squeeze=False)
@@ -134,6 +135,26 @@ def _md_table(t) -> str:
 
 def _slug(s: str) -> str: return "".join(c if c.isalnum() or c in "-_." else "_" for c in s).strip("_") or "arm"
 
+def _flat(d, pre=""):
+    return {k2: v2 for k, v in d.items() for k2, v2 in (_flat(v, f"{pre}{k}.").items() if isinstance(v, dict) else [(f"{pre}{k}", v)])}
+
+def _stale(grid: Grid, records, reports) -> list:
+    "Lines naming the runs whose saved `config.json` differs from the config the grid resolves to now."
+    out = []
+    for r in records:
+        p = Path(reports) / grid.study / "runs" / r["run_id"] / "config.json"
+        if not p.is_file(): continue
+        have, want = _flat(json.loads(p.read_text())), _flat(grid.config(r["arm"], r["seed"]).to_dict())
+        diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
+        if diff: out.append(f"- `{r['arm']}` seed {r['seed']} (`{r['run_id']}`): {', '.join(diff[:6])}")
+    return out
+
+def _budget(cfg) -> str:
+    "One line: steps, batch, lr, epochs and evaluation cadence of `cfg` (as resolved from the preset when the report is made)."
+    T = cfg.train
+    return (f"max {T.max_steps} optimizer steps, batch {T.bsz}, lr {T.lr:g}, up to {T.n_epoch} epochs, evaluation every "
+            f"{T.eval_every} epochs and at the end; model hidden {cfg.model.hidden_dim}, {cfg.model.enc_layers}+{cfg.model.dec_layers} layers")
+
 def render_report(grid: Grid, records: list, reports="reports", seconds: float | None = None, command: str | None = None) -> Path:
     "Write the study's report folder from the finished runs; returns the README path."
     import yaml
@@ -153,6 +174,8 @@ def render_report(grid: Grid, records: list, reports="reports", seconds: float |
             dst = fd / f"{_slug(rec['arm'])}_s{rec['seed']}_{p.name}"; shutil.copyfile(p, dst); figs.append(dst)
     ok = [r for r in records if r["status"] == "ok"]; bad = [r for r in records if r["status"] != "ok"]
     cfg0 = grid.config(grid.baseline, grid.seeds[0])
+    base_run = next((sd / "runs" / r["run_id"] / "config.json" for r in ok if r["arm"] == grid.baseline), None)
+    if base_run is not None and base_run.is_file(): cfg0 = VideoLightsConfig.load(base_run)  # what the baseline really ran
     L = [f"# {grid.title}", "", grid.description.strip(), "",
          f"Regenerate: `{command or 'videolights ablate --grid ' + grid.path}` (runs already done are reused).", "",
          "## What ran", "",
@@ -161,12 +184,18 @@ def render_report(grid: Grid, records: list, reports="reports", seconds: float |
          + (f", wall time of this invocation {seconds / 60:.1f} min" if seconds is not None else ""),
          f"- total notebook time over all runs: {sum(r['seconds'] for r in records) / 60:.1f} min",
          f"- shared overrides: `{' '.join(grid.source.get('base') or []) or '(none)'}`; baseline arm: `{grid.baseline}`",
+         f"- training of the baseline: {_budget(cfg0)}",
          f"- package {prov['videolights']}, commit `{prov['git_commit']}`, torch {prov['libraries'].get('torch')}, {prov['time_utc']}",
-         "", "## Results", "", f"Each cell: mean ± std over seeds (Δ = arm mean − `{grid.baseline}` mean, in points).", "", _md_table(t), "",
+         "", "## Results", "", f"Each cell: mean ± std over seeds (Δ = arm mean − `{grid.baseline}` mean, in points). "
+         "A Δ within about one standard deviation is not distinguishable from seed noise; per-seed values are in "
+         "`metrics_long.csv`.", "", _md_table(t), "",
          "Arms:", ""]
     L += [f"- `{a}`: " + (", ".join(f"`{o}`" for o in v["overrides"][len(grid.source.get('base') or []):]) or "(base config)")
           + (f"; params {v['params']}" if v["params"] else "") for a, v in grid.arms.items()]
     L += ["", "## Figures", ""] + [f"![{p.stem}](figures/{p.name})" for p in figs if p]
+    stale = _stale(grid, ok, reports)
+    if stale: L += ["", "## Runs whose saved config differs from the grid's", "",
+                    "The preset or a default changed while these ran; they are in the table but should be re-run (`--force`).", ""] + stale
     if bad: L += ["", "## Failed runs", ""] + [f"- `{r['arm']}` seed {r['seed']}: {r['error']} (executed notebook: `runs/{r['run_id']}/{r['notebook']}`)" for r in bad]
     L += ["", "## Runs", "", "| arm | seed | run | status | seconds |", "|---|---|---|---|---|"]
     order = {a: i for i, a in enumerate(grid.arms)}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from .layers import Dropout
 
 # %% auto #0
 __all__ = ['pair_mask', 'activation_module', 'BiCMFLayer', 'BiCMF']
@@ -35,7 +36,7 @@ class BiCMFLayer(nn.Module):
         self.linear1, self.linear2, self.linear3 = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
         self.linear4, self.linear5 = nn.Linear(d, d_ff), nn.Linear(d_ff, d)
         self.norm1, self.norm2, self.norm3, self.norm4 = (nn.LayerNorm(d) for _ in range(4))  # norm2: unused, as the original
-        self.dropout, self.activation = nn.Dropout(dropout), activation_module(activation)
+        self.dropout, self.activation = Dropout(dropout), activation_module(activation)
         self.nheads, self.mask_order_quirk, self.ffn_no_residual, self.use_sdpa = nheads, mask_order_quirk, ffn_no_residual, use_sdpa
 
     def _attn(self, mha, q, k, v, attn_mask, key_pad):

@@ -285,8 +285,10 @@ def write_source(root, src, executed: dict) -> list[str]:
     _write(src / "api.md", api_reference_md(modules))
     _write(src / "configuration.md", config_reference_md())
     reports = _copy_reports(root / "reports", src / "reports")
-    (src / "reports" / "index.md").write_text("# Reports\n\n> What the experiments wrote to `reports/`.\n\n" +
-                                             (_toctree("Reports", reports, hidden=False) if reports else "No reports yet.\n"))
+    own = root / "reports" / "index.md"  # the experiments' own index page, if they wrote one, gets the toctree appended
+    head = own.read_text() if own.exists() else "# Reports\n\n> What the experiments wrote to `reports/`.\n"
+    toc = _toctree("Reports", reports, hidden=own.exists()) if reports else ("" if own.exists() else "No reports yet.\n")
+    (src / "reports" / "index.md").write_text(head.rstrip("\n") + "\n\n" + toc)
     _write(src / "conf.py", _CONF)
     shutil.copytree(root / "docs" / "_static", src / "_static", dirs_exist_ok=True)
     return pages
@@ -296,7 +298,7 @@ def _nav(executed) -> str:
     return (_toctree("Notebooks", [doc_name(nb) for nb in executed if doc_name(nb) != "index"]) +
             _toctree("Reference", ["api", "configuration", "reports/index"]))
 
-# %% ../nbs/17_docs.ipynb #c0033
+# %% ../nbs/17_docs.ipynb #c0034
 def localize_links(html: str, base: str, prefix: str = "", ids: dict | None = None) -> str:
     """Rewrite links to `base` (the published docs URL) into relative links with docutils-style anchors.
     With `ids` (`{page: set of element ids}` of the built site) a missing anchor is dropped and a missing page
@@ -310,7 +312,7 @@ def localize_links(html: str, base: str, prefix: str = "", ids: dict | None = No
         return f'href="{prefix}{page}' + (f'#{anchor}"' if anchor else '"')
     return re.sub(r'href="' + re.escape(base.rstrip("/") + "/") + r'([^"]*)"', sub, html)
 
-# %% ../nbs/17_docs.ipynb #c0036
+# %% ../nbs/17_docs.ipynb #c0037
 def _settings(root) -> dict:
     import configparser
     p = configparser.ConfigParser(); p.read(Path(root) / "settings.ini")
@@ -350,7 +352,7 @@ def build_docs(root=None, output_dir=None, cache_dir=None, jobs: int = 2, flags=
              f"render {time.time() - t1:.1f}s; open {out / 'index.html'}")
     return out
 
-# %% ../nbs/17_docs.ipynb #c0037
+# %% ../nbs/17_docs.ipynb #c0038
 def cli_main(argv=None) -> int:
     "`videolights docs`: build the documentation site."
     import argparse

@@ -42,13 +42,13 @@ def _final_eval(path) -> dict:
     m = m.get("metrics", m) if isinstance(m, dict) else {}
     return dict((m or {}).get("brief", {}))
 
-def run_experiment(preset="synthetic", overrides=(), dataset_path=None, out_dir=".", pretrain=False, pretrain_overrides=(),
-                   keep_predictions=False, synth_preset="small") -> dict:
-    "Train and evaluate one configuration through `videolights.train.fit`; save metrics/history/config/provenance to `out_dir`."
+def run_experiment(cfg, dataset_path=None, out_dir=".", pretrain=False, pretrain_overrides=(), keep_predictions=False,
+                   synth_preset="small") -> dict:
+    "Train and evaluate `cfg` (a config or its dict) through `videolights.train.fit`; save metrics/history/config/provenance to `out_dir`."
     import shutil, tempfile
     from videolights.config import override
     from videolights.train import fit
-    cfg = VideoLightsConfig.preset(preset, *overrides)
+    cfg = VideoLightsConfig.from_dict(cfg) if isinstance(cfg, dict) else cfg
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     data = dataset_for(cfg, dataset_path, synth_preset=synth_preset)
     t0, res = time.time(), {}

@@ -8,6 +8,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from .layers import Dropout
 
 # %% auto #0
 __all__ = ['DENORMAL_LOG', 'WeightedPool', 'FeatureRefinement']
@@ -34,7 +35,7 @@ class FeatureRefinement(nn.Module):
         self.cor_q_w = nn.Parameter(nn.init.xavier_uniform_(torch.empty(1, 1)))
         self.sentence_pool = WeightedPool(d)
         self.mixer = nn.Conv1d(4 * d, d, kernel_size=1)
-        self.dropout, self.denormal_mask = nn.Dropout(dropout), denormal_mask
+        self.dropout, self.denormal_mask = Dropout(dropout), denormal_mask
 
     def forward(self, vid, txt, vid_mask, txt_mask):
         B, Lv, d = vid.shape

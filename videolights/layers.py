@@ -10,15 +10,38 @@ import torch.nn.functional as F
 from torch import nn
 
 # %% auto #0
-__all__ = ['ProjectionLayer', 'input_projection', 'MLP', 'sine_encode', 'sine_position', 'LearnedPosition', 'TextPosition',
-           'prepend_global', 'inverse_sigmoid']
+__all__ = ['dropout', 'Dropout', 'ProjectionLayer', 'input_projection', 'MLP', 'sine_encode', 'sine_position', 'LearnedPosition',
+           'TextPosition', 'prepend_global', 'inverse_sigmoid']
+
+# %% ../nbs/03_layers.ipynb #sp986c3274
+class _KeepScale(torch.autograd.Function):
+    "`x * keep * scale` with the bool mask `keep` saved for the backward pass."
+    @staticmethod
+    def forward(ctx, x, keep, scale:float):
+        ctx.save_for_backward(keep); ctx.scale = scale
+        return x.mul(keep).mul_(scale)
+    @staticmethod
+    def backward(ctx, g):
+        keep, = ctx.saved_tensors
+        return g.mul(keep).mul_(ctx.scale), None, None
+
+def dropout(x, p:float, training:bool=True):
+    "Inverted dropout: keep each element with probability `1-p`, scale by `1/(1-p)`; identity when not `training`."
+    if not training or p == 0: return x
+    if p >= 1: return x * 0.
+    keep = torch.rand(x.shape, device=x.device) >= p                      # float32 uniforms, also under autocast
+    return _KeepScale.apply(x, keep, 1.0 / (1.0 - p))
+
+class Dropout(nn.Dropout):
+    "`nn.Dropout` computed by `dropout` (bool mask kept for backward)."
+    def forward(self, x): return dropout(x, self.p, self.training)
 
 # %% ../nbs/03_layers.ipynb #c0006
 class ProjectionLayer(nn.Module):
     "LayerNorm -> Dropout -> 1x1 Conv1d (or Linear) -> optional ReLU, on `(B, L, D_in)`."
     def __init__(self, d_in:int, d_out:int, dropout:float=0.5, relu:bool=True, kind:str="conv"):
         super().__init__()
-        self.norm, self.drop, self.relu, self.kind = nn.LayerNorm(d_in), nn.Dropout(dropout), relu, kind
+        self.norm, self.drop, self.relu, self.kind = nn.LayerNorm(d_in), Dropout(dropout), relu, kind
         self.proj = nn.Conv1d(d_in, d_out, kernel_size=1) if kind == "conv" else nn.Linear(d_in, d_out)
 
     def forward(self, x):  # (B, L, D_in) -> (B, L, d_out)
@@ -73,7 +96,7 @@ class TextPosition(nn.Module):
     "The original's optional text encoding (`use_txt_pos`): LayerNorm(x + learned position), dropout. Unused by default."
     def __init__(self, max_len:int, d:int, dropout:float=0.5):
         super().__init__()
-        self.position_embeddings, self.LayerNorm, self.dropout = nn.Embedding(max_len, d), nn.LayerNorm(d), nn.Dropout(dropout)
+        self.position_embeddings, self.LayerNorm, self.dropout = nn.Embedding(max_len, d), nn.LayerNorm(d), Dropout(dropout)
     def forward(self, x):  # (B, Lt, d) -> (B, Lt, d)
         pos = self.position_embeddings(torch.arange(x.shape[1], device=x.device))
         return self.dropout(self.LayerNorm(x + pos[None]))

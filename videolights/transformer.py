@@ -8,7 +8,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-from .layers import MLP, sine_encode, prepend_global, inverse_sigmoid
+from .layers import MLP, sine_encode, prepend_global, inverse_sigmoid, Dropout, dropout
 from .bicmf import BiCMF, activation_module
 
 # %% auto #0
@@ -22,7 +22,7 @@ class EncoderLayer(nn.Module):
         self.self_attn = nn.MultiheadAttention(d, nheads, dropout=dropout, batch_first=True)
         self.linear1, self.linear2 = nn.Linear(d, d_ff), nn.Linear(d_ff, d)
         self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.dropout, self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout), nn.Dropout(dropout)
+        self.dropout, self.dropout1, self.dropout2 = Dropout(dropout), Dropout(dropout), Dropout(dropout)
         self.activation, self.use_sdpa = activation_module(activation), use_sdpa
 
     def forward(self, x, pos, pad):
@@ -61,7 +61,7 @@ class PlainAttention(nn.Module):
         else:
             s = (q * (E // H) ** -0.5) @ k.transpose(-1, -2)              # (B, H, Lq, S)
             if key_pad is not None: s = s.masked_fill(key_pad[:, None, None, :], float("-inf"))
-            a = F.dropout(torch.softmax(s - s.amax(-1, keepdim=True), -1), p)
+            a = dropout(torch.softmax(s - s.amax(-1, keepdim=True), -1), p)
             o = a @ v
         return self.out_proj(o.transpose(1, 2).reshape(B, Lq, -1))
 
@@ -86,7 +86,7 @@ class DecoderLayer(nn.Module):
         self.cross_attn = PlainAttention(2 * d, nheads, d, dropout, use_sdpa)
         self.linear1, self.linear2 = nn.Linear(d, d_ff), nn.Linear(d_ff, d)
         self.norm2, self.norm3 = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.dropout, self.dropout1, self.dropout2, self.dropout3 = (nn.Dropout(dropout) for _ in range(4))
+        self.dropout, self.dropout1, self.dropout2, self.dropout3 = (Dropout(dropout) for _ in range(4))
         self.activation, self.nheads, self.first = activation_module(activation), nheads, first
 
     def _heads_cat(self, a, b):  # per-head concat: (B, L, d), (B, L, d) -> (B, L, 2d) = [a_h | b_h] for each head h
