@@ -8,9 +8,12 @@ of each is its own); the parent sends the steps to the workers in turn, so both 
 With `--reference PATH` (a checkout of github dpaul06/VideoLights, kept outside this repository) the original runs on the
 same batch, with the same initial weights (`videolights.convert.to_official`) and the original's own `build_model` /
 `SetCriterion`. The original's one hard-coded `.cuda()` is neutralised in its worker when no GPU is present.
+Each step reports wall time and the worker's process CPU time; on a shared machine the CPU time (with `--threads 1`)
+is the load-robust measure of work, the wall time at `--threads 2` the one that matters on an idle machine.
 
     .venv/bin/python benchmarks/train_step.py [--reference /work/orig/VideoLights] [--threads 2] [--repeats 5]
-        [--set model.batched_neg_pass=false ...] [--compile] [--bf16] [--forward] [--profile FILE]
+        [--set model.use_sdpa=false ...] [--variants faithful,batched,bf16,compile] [--compile] [--bf16] [--forward]
+        [--profile FILE]
 
 The last line printed is JSON: {"median_step_s", "peak_rss_mb", "bsz", ...} for ours (+ "reference_*" and "ratio").
 """
@@ -115,7 +118,8 @@ def worker(a):
     for line in sys.stdin:
         cmd = line.strip()
         if cmd == "step":
-            t = time.perf_counter(); loss = step(); print(json.dumps({"s": time.perf_counter() - t, "loss": loss}), flush=True)
+            t, c = time.perf_counter(), time.process_time(); loss = step()
+            print(json.dumps({"s": time.perf_counter() - t, "cpu_s": time.process_time() - c, "loss": loss}), flush=True)
         elif cmd == "evalloss":   # deterministic (eval mode, no dropout): both sides must agree
             model.eval()
             with torch.no_grad():
@@ -129,13 +133,15 @@ def worker(a):
             with profile(activities=[ProfilerActivity.CPU]) as p: step()
             tab = p.key_averages().table(sort_by="self_cpu_time_total", row_limit=int(cmd.split()[1]) if " " in cmd else 25)
             print(json.dumps({"table": tab}), flush=True)
-        elif cmd == "done":
-            print(json.dumps({"peak_rss_mb": peak_rss_mb()}), flush=True); return
+        elif cmd == "peak":
+            print(json.dumps({"peak_rss_mb": peak_rss_mb()}), flush=True)
+        elif cmd == "done": return
 
 
 # extra variants of our side, timed interleaved with the others (`--variants faithful,bf16,compile`)
 VARIANTS = {"faithful": ["--set", "model.batched_neg_pass=false", "--set", "model.use_sdpa=false",
                          "--set", "model.quirk_neg_full_decoder=true"],   # the original's code path in our model
+            "batched": ["--set", "model.batched_neg_pass=true"],    # our defaults plus the 2B batched negative pass
             "bf16": ["--bf16"], "compile": ["--compile"], "compile+bf16": ["--compile", "--bf16"]}
 
 
@@ -158,7 +164,7 @@ class Side:
         return json.loads(line)
     def wait_ready(self): return json.loads(self.p.stdout.readline())
     def close(self):
-        r = self.ask("done"); self.p.wait(); return r
+        self.p.stdin.write("done\n"); self.p.stdin.flush(); self.p.wait()
 
 
 def main(argv=None):
@@ -186,11 +192,12 @@ def main(argv=None):
     sides = [Side("ours", a)] + ([Side("reference", a)] if a.reference else []) + [Side(v, a, VARIANTS[v]) for v in variants]
     for s in sides: s.wait_ready()
     eval_loss = {s.name: s.ask("evalloss")["loss"] for s in sides}   # before any update: same weights on both sides
-    times = {s.name: [] for s in sides}; losses = {}
+    times = {s.name: [] for s in sides}; cpu = {s.name: [] for s in sides}; losses = {}
     for i in range(a.warmup + a.repeats):
         for s in (sides if i % 2 == 0 else sides[::-1]):     # alternate the order: neither side always runs first
             r = s.ask("step")
-            if i >= a.warmup: times[s.name].append(r["s"])
+            if i >= a.warmup: times[s.name].append(r["s"]); cpu[s.name].append(r["cpu_s"])
+            print(f"step {i} {s.name}: {r['s']:.3f} s wall, {r['cpu_s']:.3f} s cpu", file=sys.stderr, flush=True)
             losses.setdefault(s.name, r["loss"])
     fwd = {}
     if a.forward:
@@ -200,24 +207,29 @@ def main(argv=None):
             for _ in range(a.repeats):
                 for s in sides: ft[s.name].append(s.ask(f"fwd{b}")["s"])
             for n, v in ft.items(): fwd[f"{n}_fwd_bsz{b}_s"] = round(statistics.median(v), 4)
+    peaks = {s.name: s.ask("peak")["peak_rss_mb"] for s in sides}       # before the profiler adds its own memory
     if a.profile:
         Path(a.profile).write_text(sides[0].ask("profile 30")["table"])
-    peaks = {s.name: s.close()["peak_rss_mb"] for s in sides}
+    for s in sides: s.close()
     load = os.getloadavg()[0]
-    for n in times: print(f"{n:12s} step s: " + " ".join(f"{t:.3f}" for t in times[n]) + f"  first loss {losses[n]:.6f}")
-    res = {"median_step_s": round(statistics.median(times["ours"]), 4), "peak_rss_mb": round(peaks["ours"], 1), "bsz": a.bsz,
+    for n in times: print(f"{n:12s} step s: " + " ".join(f"{t:.3f}" for t in times[n]) + "  cpu s: "
+                          + " ".join(f"{t:.3f}" for t in cpu[n]) + f"  first loss {losses[n]:.6f}")
+    med = lambda v: round(statistics.median(v), 4)
+    res = {"median_step_s": med(times["ours"]), "median_step_cpu_s": med(cpu["ours"]), "peak_rss_mb": round(peaks["ours"], 1), "bsz": a.bsz,
            "threads": a.threads, "repeats": a.repeats, "overrides": a.set, "compile": a.compile, "bf16": a.bf16,
            "loss_first_step": losses["ours"], "eval_loss": eval_loss["ours"], "loadavg_1min": round(load, 2), **{k: v for k, v in fwd.items() if k.startswith("ours")}}
     for v in variants:
-        res[f"{v}_median_step_s"] = round(statistics.median(times[v]), 4); res[f"{v}_peak_rss_mb"] = round(peaks[v], 1)
+        res[f"{v}_median_step_s"], res[f"{v}_median_step_cpu_s"] = med(times[v]), med(cpu[v])
+        res[f"{v}_peak_rss_mb"] = round(peaks[v], 1)
         res[f"{v}_loss_first_step"], res[f"{v}_eval_loss"] = losses[v], eval_loss[v]
         res.update({k: val for k, val in fwd.items() if k.startswith(v + "_fwd")})
     if a.reference:
-        res.update(reference_median_step_s=round(statistics.median(times["reference"]), 4),
+        res.update(reference_median_step_s=med(times["reference"]), reference_median_step_cpu_s=med(cpu["reference"]),
+                   ratio_cpu=round(statistics.median(cpu["reference"]) / statistics.median(cpu["ours"]), 3),
                    reference_peak_rss_mb=round(peaks["reference"], 1), reference_loss_first_step=losses["reference"], reference_eval_loss=eval_loss["reference"],
                    ratio=round(statistics.median(times["reference"]) / statistics.median(times["ours"]), 3),
                    **{k: v for k, v in fwd.items() if k.startswith("reference")})
-        print(f"original / ours = {res['ratio']:.2f}x (load average {load:.1f})")
+        print(f"original / ours = {res['ratio']:.2f}x wall, {res['ratio_cpu']:.2f}x process CPU time (load average {load:.1f})")
     print(json.dumps(res))
 
 

@@ -75,13 +75,35 @@ def test_small_fast_paths_each(name):
     check("small", *FAST[name])
 
 
+def trusted_steps(fix, floor=TOTAL_RTOL / 10):
+    "Leading steps over which the fixture's control run (the original with +-1 ulp weights) keeps its assignments and its total within `floor`."
+    n = 0
+    for c in compare_runs(fix["control_ulp"]["steps"], fix["steps"]):
+        if not (c["matches"] and c["total"] < floor): break
+        n += 1
+    return n
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["default", "faithful"])
 def test_qvhighlights_full(name):
-    "Paper QVHighlights dims (3586-d video, 1280-d text, 3/3/1 layers, 10 queries), batch size 32, 20 steps."
+    """Paper QVHighlights dims (3586-d video, 1280-d text, 3/3/1 layers, 10 queries), batch size 32, 20 steps.
+
+    At this size float32 rounding alone makes the trajectory part after a few steps: the original against itself with
+    +-1 ulp initial weights (fixture `control_ulp`) changes its gradient norm by ~4e-4 at step 2. So the exact check (same
+    assignments, total within 1e-4) covers the leading steps the control keeps; over all 20 steps the no-grad set must be
+    the original's and the total must stay within 5% of the original's (the curves do not visibly part)."""
     ov = FAST.get(name, [])
     need_flags(ov)
-    check("qvhl_full", *ov)
+    fix = load_fixture(FIX / "qvhl_full.json")
+    n = trusted_steps(fix)
+    assert n >= 3, f"the control run keeps only {n} steps"
+    ours = run_case(fix, *ov)
+    cmp = compare_runs(ours, fix["steps"])
+    assert all(c["matches"] for c in cmp[:n]), [c["step"] for c in cmp[:n] if not c["matches"]]
+    assert max(c["total"] for c in cmp[:n]) < TOTAL_RTOL, cmp[:n]
+    assert all(c["no_grad"] for c in cmp) and NO_GRAD <= set(ours[0]["no_grad"])
+    assert max(c["total"] for c in cmp) < 0.05, [(c["step"], c["total"]) for c in cmp]
 
 
 def test_fixtures_cover_the_contract():

@@ -80,7 +80,7 @@ def notebook_parameters(path) -> dict:
 # %% ../nbs/16_ablate.ipynb #c0017
 DEFAULT_METRICS = ("MR-full-R1@0.5", "MR-full-R1@0.7", "MR-full-mAP", "HL-min-VeryGood-mAP", "HL-min-VeryGood-Hit1")
 GRID_KEYS = ("study", "title", "description", "notebook", "preset", "dataset", "seeds", "base", "params", "arms",
-             "sweep", "baseline", "metrics")
+             "sweep", "baseline", "metrics", "select")
 ARM_KEYS = ("remove", "drop", "overrides", "params")
 RESERVED_PARAMS = ("preset", "overrides", "config", "seed", "dataset_path", "out_dir")  # set by the runner
 
@@ -95,6 +95,7 @@ class Grid:
     dataset: str | None = None  # dataset path (None: embedded synthetic)
     baseline: str = ""  # arm the others are compared with
     metrics: tuple = DEFAULT_METRICS  # metric keys of the table
+    select: str = "last"  # evaluation shown: last (end of the budget) or best (trainer-selected checkpoint)
     title: str = ""  # report title
     description: str = ""  # report text
     source: dict = field(default_factory=dict)  # the grid as read (saved with the report)
@@ -160,7 +161,8 @@ def load_grid(path, seeds=None, dataset=None) -> Grid:
     g = Grid(study=str(d["study"]), notebook=nb, arms=arms, seeds=_seeds(seeds if seeds is not None else d.get("seeds", 1), path),
              preset=preset, dataset=dataset if dataset is not None else d.get("dataset"),
              baseline=str(d.get("baseline") or next(iter(arms))), metrics=tuple(d.get("metrics") or DEFAULT_METRICS),
-             title=d.get("title") or d["study"], description=d.get("description") or "", source=d, path=str(path))
+             select=str(d.get("select", "last")), title=d.get("title") or d["study"], description=d.get("description") or "", source=d, path=str(path))
+    if g.select not in ("last", "best"): raise VideoLightsError(f"{path}: select={g.select!r} must be 'last' or 'best'")
     if g.baseline not in arms: raise VideoLightsError(f"{path}: baseline {g.baseline!r} is not an arm; arms: {list(arms)}")
     if g.dataset is not None:
         g.dataset = str(Path(g.dataset).resolve())
@@ -244,6 +246,7 @@ def strip_progress(path):
 def execute_run(run: Run, study_dir, kernel: str | None = None) -> dict:
     "Execute `run`'s notebook with papermill into its result folder; returns (and saves) the run record."
     import papermill as pm
+    logging.getLogger("papermill").setLevel(logging.WARNING)  # its per-run INFO lines would drown the study's log
     d = run_dir(study_dir, run); d.mkdir(parents=True, exist_ok=True)
     out_nb = d / run.notebook.name
     rec = {"run_id": run.run_id, "study": run.study, "arm": run.arm, "seed": run.seed, "notebook": run.notebook.name,

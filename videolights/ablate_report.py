@@ -15,13 +15,14 @@ __all__ = ['SWITCHES', 'collect', 'summarize', 'table', 'plot_deltas', 'plot_cur
 
 # %% ../nbs/16a_ablate_report.ipynb #c0008
 def collect(grid: Grid, records: list, reports="reports"):
-    "Long `DataFrame` (arm, seed, run_id, metric, value) of the finished runs in `records`."
+    "Long `DataFrame` (arm, seed, run_id, metric, value) of the finished runs in `records` (the evaluation `grid.select` names)."
     import pandas as pd
     rows = []
     for rec in records:
         if rec["status"] != "ok": continue
         m = json.loads((Path(reports) / grid.study / "runs" / rec["run_id"] / "metrics.json").read_text())
-        for k, v in (m.get("metrics", m)).items():
+        sel = m.get("last_eval") if grid.select == "last" and m.get("last_eval") else m.get("metrics", m)
+        for k, v in sel.items():
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 rows.append({"arm": rec["arm"], "seed": rec["seed"], "run_id": rec["run_id"], "metric": k, "value": float(v)})
     return pd.DataFrame(rows, columns=["arm", "seed", "run_id", "metric", "value"])
@@ -186,7 +187,8 @@ def render_report(grid: Grid, records: list, reports="reports", seconds: float |
          f"- shared overrides: `{' '.join(grid.source.get('base') or []) or '(none)'}`; baseline arm: `{grid.baseline}`",
          f"- training of the baseline: {_budget(cfg0)}",
          f"- package {prov['videolights']}, commit `{prov['git_commit']}`, torch {prov['libraries'].get('torch')}, {prov['time_utc']}",
-         "", "## Results", "", f"Each cell: mean ± std over seeds (Δ = arm mean − `{grid.baseline}` mean, in points). "
+         "", "## Results", "", ("Metrics of the last evaluation of each run (at the end of its step budget). " if grid.select == "last" else
+         "Metrics of the checkpoint the trainer selected (the original's stop_score on the validation split). ") + f"Each cell: mean ± std over seeds (Δ = arm mean − `{grid.baseline}` mean, in points). "
          "A Δ within about one standard deviation is not distinguishable from seed noise; per-seed values are in "
          "`metrics_long.csv`.", "", _md_table(t), "",
          "Arms:", ""]
