@@ -315,7 +315,11 @@ def ablate(grid_path, dataset=None, seeds=None, jobs: int = 1, reports="reports"
     t0 = time.time()
     if report_only:
         sd = Path(reports) / g.study
-        recs = [json.loads((run_dir(sd, r) / "run.json").read_text()) for r in expand(g) if (run_dir(sd, r) / "run.json").is_file()]
+        have = {}  # (arm, seed) -> newest record: a run made before a preset changed still shows (flagged as stale)
+        for p in sorted((sd / "runs").glob("*/run.json"), key=lambda p: p.stat().st_mtime):
+            rec = json.loads(p.read_text()); have[(rec["arm"], rec["seed"])] = rec
+        recs = [json.loads((run_dir(sd, r) / "run.json").read_text()) if (run_dir(sd, r) / "run.json").is_file()
+                else have[(r.arm, r.seed)] for r in expand(g) if (run_dir(sd, r) / "run.json").is_file() or (r.arm, r.seed) in have]
         if not recs: raise VideoLightsError(f"--report-only: no finished runs of {g.study} under {sd}/runs; run without --report-only first")
     else: recs = run_grid(g, reports, jobs=jobs, force=force)
     from videolights.ablate_report import render_report

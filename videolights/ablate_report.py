@@ -150,6 +150,17 @@ def _stale(grid: Grid, records, reports) -> list:
         if diff: out.append(f"- `{r['arm']}` seed {r['seed']} (`{r['run_id']}`): {', '.join(diff[:6])}")
     return out
 
+def _same_as(grid: Grid) -> list:
+    "Lines naming the arms that resolve to the same config as an earlier arm (they share its runs and its table row)."
+    from videolights.ablate import run_id
+    first, out = {}, []
+    for arm, a in grid.arms.items():
+        p = {**a["params"], "seed": grid.seeds[0], "dataset_path": grid.dataset}
+        k = run_id(grid.notebook, grid.config(arm, grid.seeds[0]), p)
+        if k in first: out.append(f"- `{arm}` is the same configuration as `{first[k]}` (with the current preset), so it has no row of its own.")
+        else: first[k] = arm
+    return ([""] + out) if out else []
+
 def _budget(cfg) -> str:
     "One line: steps, batch, lr, epochs and evaluation cadence of `cfg` (as resolved from the preset when the report is made)."
     T = cfg.train
@@ -194,10 +205,12 @@ def render_report(grid: Grid, records: list, reports="reports", seconds: float |
          "Arms:", ""]
     L += [f"- `{a}`: " + (", ".join(f"`{o}`" for o in v["overrides"][len(grid.source.get('base') or []):]) or "(base config)")
           + (f"; params {v['params']}" if v["params"] else "") for a, v in grid.arms.items()]
+    L += _same_as(grid)
     L += ["", "## Figures", ""] + [f"![{p.stem}](figures/{p.name})" for p in figs if p]
     stale = _stale(grid, ok, reports)
     if stale: L += ["", "## Runs whose saved config differs from the grid's", "",
-                    "The preset or a default changed while these ran; they are in the table but should be re-run (`--force`).", ""] + stale
+                    "The preset or a default changed after (or while) these ran; they are in the table, with the settings they "
+                    "ran with (their `config.json`); a run of the grid without `--report-only` re-runs them under the current preset.", ""] + stale
     if bad: L += ["", "## Failed runs", ""] + [f"- `{r['arm']}` seed {r['seed']}: {r['error']} (executed notebook: `runs/{r['run_id']}/{r['notebook']}`)" for r in bad]
     L += ["", "## Runs", "", "| arm | seed | run | status | seconds |", "|---|---|---|---|---|"]
     order = {a: i for i, a in enumerate(grid.arms)}
