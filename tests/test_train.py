@@ -224,3 +224,13 @@ def test_tvsum_per_domain(tiny_tvsum, tmp_path, videolights_cmd):
         assert (tmp_path / "all" / dom / "best" / "model.safetensors").exists()
     run(videolights_cmd, common + ["--domain", "BT", "--output-dir", str(tmp_path / "bt")])
     assert json.loads((tmp_path / "bt" / "metrics.json").read_text())["brief"] == json.loads((tmp_path / "all" / "BT" / "metrics.json").read_text())["brief"]
+
+
+@pytest.mark.parametrize("flag", ["loss.quirk_contrastive_sum_padding=false", "loss.quirk_padded_saliency=false"])
+def test_quirk_fixed_losses_train(tiny_ds, tmp_path, videolights_cmd, flag):
+    "Switching a loss quirk off must train (the text mask reaches the criterion); the ablations rely on it."
+    out = tmp_path / "q"
+    run(videolights_cmd, ["train", "--preset", "tiny", "--dataset", str(tiny_ds), "--output-dir", str(out),
+                          "--set", flag, "--max-steps", "2"])
+    assert json.loads((out / "config.json").read_text())["loss"][flag.split(".")[1].split("=")[0]] is False
+    assert (out / "last" / "model.safetensors").exists()

@@ -230,7 +230,9 @@ def train_run(cfg: VideoLightsConfig, out, dataset=None, resume=False, init_from
                 err, qids = None, [m["qid"] for m in batch["meta"]]
                 try:
                     with acc.autocast(): outputs = model(**batch["model_inputs"])
-                    ld = crit(to_float(outputs), batch["targets"], epoch)  # losses and matching in float32
+                    # the text mask rides along for losses that need it (loss.quirk_contrastive_sum_padding=false)
+                    tgt = {**batch["targets"], "src_txt_mask": batch["model_inputs"]["src_txt_mask"]}
+                    ld = crit(to_float(outputs), tgt, epoch)  # losses and matching in float32
                     loss = crit.total(ld)
                 except VideoLightsError as e: err = str(e)          # e.g. NaN outputs caught by the criterion's input checks
                 head = torch.tensor([1.0, math.nan] if err else [0.0, 0.0], device=acc.device)
