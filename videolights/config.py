@@ -12,7 +12,7 @@ from typing import Any
 # %% auto #0
 __all__ = ['QVHL_VIDEO_BLOCKS', 'QVHL_TEXT_BLOCKS', 'SALIENCY_KINDS', 'SYNTH_VIDEO_BLOCKS', 'SYNTH_TEXT_BLOCKS', 'PRESETS',
            'VideoLightsError', 'ConfigError', 'DataConfig', 'ModelConfig', 'LossConfig', 'TrainConfig',
-           'VideoLightsConfig', 'atomic_write_text', 'override', 'provenance']
+           'VideoLightsConfig', 'atomic_write_text', 'override', 'provenance', 'process_state']
 
 # %% ../nbs/00_config.ipynb #2dcdcebc
 class VideoLightsError(ValueError):
@@ -362,3 +362,10 @@ def provenance() -> dict:
             "libraries": {p: ver(p) for p in ("torch", "numpy", "scipy", "datasets", "transformers", "accelerate")},
             "python": platform.python_version(), "platform": platform.platform(),
             "time_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+# %% ../nbs/00_config.ipynb #procstate-code
+def process_state():
+    "Accelerate's `PartialState` for this process, honouring `ACCELERATE_USE_CPU` (as `Accelerator` does)."
+    from accelerate import PartialState
+    from accelerate.utils import parse_flag_from_env
+    return PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))

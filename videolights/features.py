@@ -142,8 +142,8 @@ def auto_device(device=None):
     "`device` if given, else the device Accelerate assigns to this process (GPU if there is one, else CPU)."
     import torch
     if device is not None: return torch.device(device)
-    from accelerate import PartialState
-    return PartialState().device
+    from videolights.config import process_state
+    return process_state().device
 
 # %% ../nbs/13a_features.ipynb #c0020
 class ClipEncoder:

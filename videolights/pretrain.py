@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, json, logging, math, os
 from pathlib import Path
 import numpy as np
-from .config import VideoLightsError, atomic_write_text
+from .config import VideoLightsError, atomic_write_text, process_state
 from .features import read_clip_frames, probe_video, blip_clean, auto_device, _load, _tokenizer, FeatureExtractor
 
 log = logging.getLogger(__name__)
@@ -123,9 +123,8 @@ def generate_pretrain_data(videos_dir, out, # folder of videos; output folder
                            window: float = 10.0, clip_len: float = 2.0, frame_size: int = 224, max_duration: float = 500.0,
                            device=None, build: bool = True, progress: bool = True) -> Path:
     "Generate captions/windows/saliency and features for every video in `videos_dir`; returns the dataset (or jsonl) path."
-    from accelerate import PartialState
     from tqdm.auto import tqdm
-    state, out = PartialState(), Path(out)
+    state, out = process_state(), Path(out)
     vids = _list_videos(videos_dir); rec_dir = out / "records"
     todo = [v for v in vids if not (rec_dir / f"{v}.jsonl").exists()]
     with state.split_between_processes(todo) as mine:
@@ -203,5 +202,5 @@ def cli_main(argv=None) -> int:
                                blocks=blocks, window=a.window, clip_len=a.clip_len, frame_size=a.frame_size,
                                max_duration=a.max_duration, device=a.device, build=not a.no_build)
     from accelerate import PartialState
-    if PartialState().is_main_process: print(f"pretraining data: {p}")
+    if process_state().is_main_process: print(f"pretraining data: {p}")
     return 0

@@ -175,9 +175,8 @@ def init_weights(model, path, cfg: VideoLightsConfig):
 
 def _state():
     "The process state (honours `ACCELERATE_USE_CPU`, as `Accelerator` does: a bare `PartialState()` would not)."
-    from accelerate import PartialState
-    from accelerate.utils import parse_flag_from_env
-    return PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
+    from videolights.config import process_state
+    return process_state()
 
 def _make_accelerator(cfg):
     from accelerate import Accelerator
