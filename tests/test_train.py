@@ -69,10 +69,13 @@ def test_tiny_run_learns(reference_run, tiny_ds):
     untrained, _ = T.evaluate(model, T._loader(va, cfg, 24, False), gt, cfg, acc)
     best = json.loads((out / "metrics.json").read_text())
     assert T.selection_score(best["brief"], cfg) > T.selection_score(untrained["brief"], cfg) + 1
-    # 18 steps on 24 val queries: the selection score (R1 and mAP mix, above) and the headline metrics must rise;
-    # MR mAP alone is too noisy at this size (it fell 8.06 -> 7.38 once the dropout random stream changed).
+    # 18 steps on 24 val queries: the best checkpoint (chosen by the MR selection score, above) must beat the untrained
+    # model on R1@0.5, and the saliency head, which learns first, must rank better at the last evaluation than untrained.
+    # Single MR numbers at this size are a few queries (1/24 = 4.2 points) and move with the dropout random stream;
+    # MR learning proper is checked by the slow 640-step main-job test.
     assert best["brief"]["MR-full-R1@0.5"] > untrained["brief"]["MR-full-R1@0.5"]
-    assert best["brief"]["HL-min-VeryGood-Hit1"] > untrained["brief"]["HL-min-VeryGood-Hit1"]
+    last = rows[-1]["eval"].get("brief", rows[-1]["eval"])
+    assert last["HL-min-VeryGood-Hit1"] > untrained["brief"]["HL-min-VeryGood-Hit1"]
     summ = json.loads((out / "train_summary.json").read_text())
     assert summ["status"] == "completed" and summ["steps"] == 18 and summ["processes"] == 1
 

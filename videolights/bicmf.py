@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from .layers import Dropout
+from .layers import Dropout, mha_forward
 
 # %% auto #0
 __all__ = ['pair_mask', 'activation_module', 'BiCMFLayer', 'BiCMF']
@@ -40,7 +40,7 @@ class BiCMFLayer(nn.Module):
         self.nheads, self.mask_order_quirk, self.ffn_no_residual, self.use_sdpa = nheads, mask_order_quirk, ffn_no_residual, use_sdpa
 
     def _attn(self, mha, q, k, v, attn_mask, key_pad):
-        return mha(q, k, v, attn_mask=attn_mask, key_padding_mask=key_pad, need_weights=not self.use_sdpa)[0]
+        return mha_forward(mha, q, k, v, attn_mask, key_pad, self.use_sdpa)
 
     def forward(self, vid, txt, pos_vid, pos_txt, vid_pad, txt_pad, groups:int=1):
         "vid (B,Lv,d), txt (B,Lt,d), positions alike, pads (B,L) bool with True = padding; `groups` stacked sub-batches."

@@ -10,10 +10,10 @@ import torch.nn.functional as F
 from torch import nn
 
 # %% auto #0
-__all__ = ['dropout', 'Dropout', 'ProjectionLayer', 'input_projection', 'MLP', 'sine_encode', 'sine_position', 'LearnedPosition',
-           'TextPosition', 'prepend_global', 'inverse_sigmoid']
+__all__ = ['keep_mask', 'dropout', 'Dropout', 'mha_forward', 'ProjectionLayer', 'input_projection', 'MLP', 'sine_encode',
+           'sine_position', 'LearnedPosition', 'TextPosition', 'prepend_global', 'inverse_sigmoid']
 
-# %% ../nbs/03_layers.ipynb #sp986c3274
+# %% ../nbs/03_layers.ipynb #c0006
 class _KeepScale(torch.autograd.Function):
     "`x * keep * scale` with the bool mask `keep` saved for the backward pass."
     @staticmethod
@@ -25,18 +25,45 @@ class _KeepScale(torch.autograd.Function):
         keep, = ctx.saved_tensors
         return g.mul(keep).mul_(ctx.scale), None, None
 
+def keep_mask(shape, p:float, device=None) -> torch.Tensor:
+    "Bool mask of `shape`, True with probability `1 - round(p * 2**15) / 2**15`, from 15-bit slices of 64-bit random integers."
+    n = math.prod(shape)
+    bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_().view(torch.int16)[:n]
+    return (bits & 0x7FFF).ge(round(p * 32768)).reshape(shape)       # random_() on int64: 63 bits, so mask each slice to 15
+
 def dropout(x, p:float, training:bool=True):
     "Inverted dropout: keep each element with probability `1-p`, scale by `1/(1-p)`; identity when not `training`."
     if not training or p == 0: return x
     if p >= 1: return x * 0.
-    keep = torch.rand(x.shape, device=x.device) >= p                      # float32 uniforms, also under autocast
+    keep = keep_mask(x.shape, p, x.device)
     return _KeepScale.apply(x, keep, 1.0 / (1.0 - p))
 
 class Dropout(nn.Dropout):
     "`nn.Dropout` computed by `dropout` (bool mask kept for backward)."
     def forward(self, x): return dropout(x, self.p, self.training)
 
-# %% ../nbs/03_layers.ipynb #c0006
+# %% ../nbs/03_layers.ipynb #c0010
+def _mha_explicit(mha:nn.MultiheadAttention, q, k, v, attn_mask=None, key_pad=None, p:float=0.):
+    "What `nn.MultiheadAttention` (batch_first, packed in-projection) computes, with `dropout` on the attention probabilities."
+    (B, Lq, E), S, H = q.shape, k.shape[1], mha.num_heads
+    w, b = mha.in_proj_weight.chunk(3), mha.in_proj_bias.chunk(3)
+    heads = lambda t, i, L: F.linear(t, w[i], b[i]).view(B, L, H, E // H).transpose(1, 2)     # (B, H, L, E/H)
+    s = (heads(q, 0, Lq) * (E // H) ** -0.5) @ heads(k, 1, S).transpose(-1, -2)               # (B, H, Lq, S)
+    hide = None if key_pad is None else key_pad[:, None, None, :]
+    if attn_mask is not None:
+        am = attn_mask.view(B, H, Lq, S)
+        hide = am if hide is None else am | hide
+    if hide is not None: s = s.masked_fill(hide, float("-inf"))
+    o = dropout(torch.softmax(s, -1), p) @ heads(v, 2, S)
+    return mha.out_proj(o.transpose(1, 2).reshape(B, Lq, E))
+
+def mha_forward(mha:nn.MultiheadAttention, q, k, v, attn_mask=None, key_pad=None, use_sdpa:bool=True):
+    "Output `(B, Lq, E)` of the batch-first `mha`; in CPU training with dropout, computed explicitly with `keep_mask` dropout."
+    p = mha.dropout if mha.training else 0.
+    if use_sdpa and p > 0 and q.device.type == "cpu": return _mha_explicit(mha, q, k, v, attn_mask, key_pad, p)
+    return mha(q, k, v, attn_mask=attn_mask, key_padding_mask=key_pad, need_weights=not use_sdpa)[0]
+
+# %% ../nbs/03_layers.ipynb #c0016
 class ProjectionLayer(nn.Module):
     "LayerNorm -> Dropout -> 1x1 Conv1d (or Linear) -> optional ReLU, on `(B, L, D_in)`."
     def __init__(self, d_in:int, d_out:int, dropout:float=0.5, relu:bool=True, kind:str="conv"):
@@ -55,7 +82,7 @@ def input_projection(d_in:int, d:int, n_layers:int=2, dropout:float=0.5, kind:st
     return nn.Sequential(*[ProjectionLayer(d_in if i == 0 else d, d, dropout, relu=i < n_layers - 1, kind=kind)
                            for i in range(n_layers)])
 
-# %% ../nbs/03_layers.ipynb #c0010
+# %% ../nbs/03_layers.ipynb #c0020
 class MLP(nn.Module):
     "`num_layers` Linear layers `d_in -> d_hidden ... -> d_out` with ReLU in between."
     def __init__(self, d_in:int, d_hidden:int, d_out:int, num_layers:int):
@@ -69,7 +96,7 @@ class MLP(nn.Module):
             if i < len(self.layers) - 1: x = F.relu(x)
         return x
 
-# %% ../nbs/03_layers.ipynb #c0013
+# %% ../nbs/03_layers.ipynb #c0023
 def sine_encode(x, n_feats:int, temperature:float=10000.):
     "Sine/cosine features of the scalar positions `x` `(...)` -> `(..., n_feats)`, interleaved sin, cos."
     j = torch.arange(n_feats, dtype=torch.float32, device=x.device)
@@ -83,7 +110,7 @@ def sine_position(mask, d:int, temperature:float=10000.):
     c = c / (c[:, -1:] + 1e-6) * (2 * math.pi)
     return sine_encode(c, d, temperature)
 
-# %% ../nbs/03_layers.ipynb #c0018
+# %% ../nbs/03_layers.ipynb #c0028
 class LearnedPosition(nn.Module):
     "Learned absolute video positions (an alternative to the sine encoding; `model.position_embedding=learned`)."
     def __init__(self, max_len:int, d:int):
@@ -101,7 +128,7 @@ class TextPosition(nn.Module):
         pos = self.position_embeddings(torch.arange(x.shape[1], device=x.device))
         return self.dropout(self.LayerNorm(x + pos[None]))
 
-# %% ../nbs/03_layers.ipynb #c0021
+# %% ../nbs/03_layers.ipynb #c0031
 def prepend_global(x, mask, pos, token, token_pos):
     "Prepend the global token: `x (B,L,d), mask (B,L) 1=valid, pos (B,L,d)` -> `(B,1+L,d), (B,1+L), (B,1+L,d)`."
     B, d = x.shape[0], x.shape[-1]
@@ -110,7 +137,7 @@ def prepend_global(x, mask, pos, token, token_pos):
     mask = torch.cat([mask.new_ones(B, 1), mask], dim=1)
     return x, mask, pos
 
-# %% ../nbs/03_layers.ipynb #c0024
+# %% ../nbs/03_layers.ipynb #c0034
 def inverse_sigmoid(x, eps:float=1e-3):
     "Logit of `x` clamped to [0, 1], with `x` and `1-x` clamped below at `eps`."
     x = x.clamp(0, 1)

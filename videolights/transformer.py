@@ -8,7 +8,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-from .layers import MLP, sine_encode, prepend_global, inverse_sigmoid, Dropout, dropout
+from .layers import MLP, sine_encode, prepend_global, inverse_sigmoid, Dropout, dropout, mha_forward
 from .bicmf import BiCMF, activation_module
 
 # %% auto #0
@@ -27,7 +27,7 @@ class EncoderLayer(nn.Module):
 
     def forward(self, x, pos, pad):
         qk = x + pos
-        a = self.self_attn(qk, qk, x, key_padding_mask=pad, need_weights=not self.use_sdpa)[0]
+        a = mha_forward(self.self_attn, qk, qk, x, key_pad=pad, use_sdpa=self.use_sdpa)
         x = self.norm1(x + self.dropout1(a))
         return self.norm2(x + self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x))))))
 
@@ -55,7 +55,7 @@ class PlainAttention(nn.Module):
         k = k.reshape(B, S, H, E // H).transpose(1, 2)
         v = v.reshape(B, S, H, v.shape[-1] // H).transpose(1, 2)
         p = self.p if self.training else 0.
-        if self.use_sdpa:
+        if self.use_sdpa and (p == 0 or q.device.type != "cpu"):   # SDPA on CPU has no fused dropout: explicit + keep_mask
             m = None if key_pad is None else ~key_pad[:, None, None, :]
             o = F.scaled_dot_product_attention(q, k, v, attn_mask=m, dropout_p=p)
         else:
