@@ -49,24 +49,6 @@ def make_batch(cfg, bsz, seed):
     return collate(samples)
 
 
-def original_namespace(cfg):
-    "The original's argparse options for `cfg` (QVHighlights train.sh values come from our config)."
-    m, d, l, t = cfg.model, cfg.data, cfg.loss, cfg.train
-    return argparse.Namespace(
-        device="cpu", dset_name="hl", hidden_dim=m.hidden_dim, dropout=m.dropout, nheads=m.nheads, dim_feedforward=m.dim_feedforward,
-        bicmf_layers=m.bicmf_layers, enc_layers=m.enc_layers, dec_layers=m.dec_layers, pre_norm=False, position_embedding="sine",
-        max_q_l=d.max_q_l, max_v_l=d.max_v_l, input_dropout=m.input_dropout, t_feat_dim=cfg.t_feat_dim, v_feat_dim=cfg.v_feat_dim,
-        a_feat_dim=0, num_queries=m.num_queries, aux_loss=m.aux_loss, mr_to_hd_loss=m.mr2hd,
-        contrastive_align_loss=l.contrastive_align_loss, contrastive_hdim=m.contrastive_hdim, span_loss_type="l1",
-        use_txt_pos=False, n_input_proj=m.n_input_proj, clip_length=d.clip_len, set_cost_span=l.set_cost_span,
-        set_cost_giou=l.set_cost_giou, set_cost_class=l.set_cost_class, span_loss_coef=l.span_loss_coef,
-        giou_loss_coef=l.giou_loss_coef, label_loss_coef=l.label_loss_coef, lw_saliency=l.lw_saliency,
-        contrastive_align_loss_coef=l.contrastive_align_loss_coef, eos_coef=l.eos_coef, temperature=l.temperature,
-        saliency_margin=l.saliency_margin, n_epoch=t.n_epoch, hard_pos_neg_loss=l.hard_pos_neg,
-        hard_pos_neg_loss_coef=l.hard_pos_neg_loss_coef, mr_to_hd_loss_coef=l.mr_to_hd_loss_coef,
-        cos_sim_loss_coef=l.cos_sim_loss_coef)
-
-
 def peak_rss_mb():
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
@@ -88,8 +70,8 @@ def worker(a):
         sys.path.insert(0, str(Path(a.reference).resolve()))
         if not torch.cuda.is_available(): torch.Tensor.cuda = lambda self, *args, **kw: self   # its one hard-coded .cuda()
         from video_lights.model import build_model as orig_build
-        from videolights.convert import to_official
-        ref, crit = orig_build(original_namespace(cfg))
+        from videolights.convert import to_official, official_options
+        ref, crit = orig_build(official_options(cfg))
         ref.load_state_dict(to_official(model, cfg)); model = ref
     else: crit = build_criterion(cfg)
     model.train()

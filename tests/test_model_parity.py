@@ -159,19 +159,11 @@ def test_quirk_flags_change_outputs_vs_original():
 
 def test_from_official_roundtrip(tmp_path):
     "A synthetic 'official' checkpoint file (as the original trainer saves it) converts back and reproduces the outputs."
-    import argparse
-    from videolights.convert import from_official
+    from videolights.convert import from_official, official_options
     t, meta = load_fixture("small")
     cfg = case_config("small")
     model = seeded_weights(build_model(cfg), cfg, meta["seed"]).eval()
-    m = cfg.model
-    opt = argparse.Namespace(dset_name="hl", ctx_mode="video_tef", hidden_dim=m.hidden_dim, nheads=m.nheads,
-                             enc_layers=m.enc_layers, dec_layers=m.dec_layers, bicmf_layers=m.bicmf_layers,
-                             dim_feedforward=m.dim_feedforward, num_queries=m.num_queries, contrastive_hdim=m.contrastive_hdim,
-                             input_dropout=0.5, dropout=0.1, pre_norm=False, n_input_proj=2, use_txt_pos=False, aux_loss=True,
-                             mr_to_hd_loss=True, contrastive_align_loss=True, max_q_l=32, max_v_l=75, clip_length=2, seed=2018,
-                             device=torch.device("cpu"), lr=1e-3, wd=1e-4)
-    torch.save({"model": to_official(model, cfg), "opt": opt, "epoch": 3,
+    torch.save({"model": to_official(model, cfg), "opt": official_options(cfg), "epoch": 3,
                 "optimizer": torch.optim.AdamW(model.parameters()).state_dict()}, tmp_path / "official.ckpt")
     m2, cfg2 = from_official(tmp_path / "official.ckpt")
     assert cfg2.model == cfg.model and cfg2.v_feat_dim == cfg.v_feat_dim and cfg2.t_feat_dim == cfg.t_feat_dim

@@ -10,8 +10,8 @@ import torch
 from .config import VideoLightsConfig, VideoLightsError, override
 
 # %% auto #0
-__all__ = ['official_key_to_ours', 'our_key_to_official', 'load_official_file', 'config_from_official', 'from_official',
-           'to_official', 'cli_main']
+__all__ = ['official_key_to_ours', 'our_key_to_official', 'load_official_file', 'config_from_official', 'official_options',
+           'from_official', 'to_official', 'cli_main']
 
 # %% ../nbs/07a_convert.ipynb #ccf110af
 _TO_OURS = [(r"^(input_(?:vid|txt)_proj\.\d+)\.LayerNorm\.", r"\1.norm."),
@@ -100,6 +100,23 @@ def config_from_official(opt, sd:dict) -> VideoLightsConfig:
                           f"model.dec_layers={len({k.split('.')[3] for k in sd if k.startswith('transformer.decoder.layers.')})}"])
 
 # %% ../nbs/07a_convert.ipynb #ac58267f
+_DSET_NAME = {"qvhighlights": "hl", "charades": "charadesSTA", "tvsum": "tvsum", "youtube": "youtube_uni"}
+
+def official_options(cfg:VideoLightsConfig, **extra) -> argparse.Namespace:
+    "The original's parsed options for `cfg` (inverse of `config_from_official`); `extra` adds or replaces options."
+    d = cfg.to_dict()
+    opts = {name: d[sec][f] for sf, name in _NS_FIELDS.items() for sec, f in [sf.split(".")]}
+    clip = cfg.data.clip_len
+    opts.update(dset_name=_DSET_NAME.get(cfg.data.dataset, "hl"), dset_domain=cfg.data.domain or "BK",
+                ctx_mode="video_tef" if cfg.data.use_tef else "video", v_feat_dim=cfg.v_feat_dim, t_feat_dim=cfg.t_feat_dim,
+                a_feat_dim=0, clip_length=int(clip) if float(clip).is_integer() else clip,   # an int option in the original
+                mr_to_hd_loss=cfg.model.mr2hd, contrastive_align_loss=cfg.loss.contrastive_align_loss, span_loss_type="l1",
+                no_norm_vfeat=not cfg.data.normalize_video, no_norm_tfeat=not cfg.data.normalize_text,
+                nms_thd=cfg.train.nms_thd, max_before_nms=cfg.train.max_before_nms, max_after_nms=cfg.train.max_after_nms,
+                device=torch.device("cpu"))
+    return argparse.Namespace(**{**opts, **extra})
+
+# %% ../nbs/07a_convert.ipynb #13faa6c0
 def from_official(path, strict:bool=True):
     "`(model in eval mode, cfg)` from a checkpoint file of the original trainer; mismatched keys are named (error if `strict`)."
     from videolights.model import build_model
@@ -119,25 +136,50 @@ def from_official(path, strict:bool=True):
     model.load_state_dict(ours, strict=strict)
     return model.eval(), cfg
 
-def to_official(model, cfg:VideoLightsConfig) -> dict:
+def to_official(model, cfg:VideoLightsConfig,
+                path=None,      # if given, also write the original's complete checkpoint file here (atomically)
+                epoch:int=-1,   # the `"epoch"` stored in that file (its loader logs it; -1: none finished)
+               ) -> dict:
     "Our model's state dict under the original's key names (for running the original code on our weights)."
     from videolights.checkpoint import unwrap_model
     sd = unwrap_model(model).state_dict()
     extra = [k for k in sd if k.startswith("vid_position_embed.")]
     if extra: raise VideoLightsError(f"keys {extra} have no counterpart in the original (model.position_embedding=learned); "
                                      "use model.position_embedding=sine to export")
-    return {our_key_to_official(k, cfg.model.proj_kind): v.detach().clone() for k, v in sd.items()}
+    sd = {our_key_to_official(k, cfg.model.proj_kind): v.detach().cpu().clone() for k, v in sd.items()}
+    if path is not None: _save_official(path, {"model": sd, "opt": official_options(cfg), "epoch": int(epoch)})
+    return sd
 
-# %% ../nbs/07a_convert.ipynb #13faa6c0
+def _save_official(path, ck:dict):
+    "`torch.save` to a temporary file beside `path`, then rename."
+    import os, tempfile
+    path = Path(path)
+    if path.is_dir(): raise VideoLightsError(f"{path} is a directory; give a file name for the original's checkpoint (e.g. model_best.ckpt)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"); os.close(fd)
+    try: torch.save(ck, tmp); os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp): os.unlink(tmp)
+        raise
+
+# %% ../nbs/07a_convert.ipynb #b409bc72
 def cli_main(argv:list[str]|None=None) -> int:
-    "videolights convert: an original checkpoint file -> a videolights checkpoint directory."
+    "videolights convert: an original checkpoint file -> a videolights checkpoint directory (or back, `--to-official`)."
     import argparse as ap
-    from videolights.checkpoint import save_checkpoint
+    from videolights.checkpoint import save_checkpoint, load_checkpoint
     p = ap.ArgumentParser(prog="videolights convert", description="Convert a checkpoint of the original VideoLights code.")
-    p.add_argument("--checkpoint", required=True, help="the original's .ckpt file (dict with 'model' and 'opt')")
-    p.add_argument("--out", required=True, help="output checkpoint directory")
+    p.add_argument("--checkpoint", required=True, help="the original's .ckpt file (dict with 'model' and 'opt'); "
+                                                       "with --to-official, our checkpoint directory")
+    p.add_argument("--out", required=True, help="output checkpoint directory; with --to-official, the .ckpt file to write")
+    p.add_argument("--to-official", action="store_true", help="write the original's {'model', 'opt', 'epoch'} file instead")
     p.add_argument("--no-strict", action="store_true", help="load matching keys only (mismatches are logged)")
     a = p.parse_args(argv)
+    if a.to_official:
+        model, cfg, info = load_checkpoint(a.checkpoint)
+        ep = info.get("provenance", {}).get("extra", {}).get("epoch")
+        to_official(model, cfg, path=a.out, epoch=ep if isinstance(ep, int) else -1)
+        print(f"converted {a.checkpoint} -> {a.out} (the original's layout, dset_name {official_options(cfg).dset_name})")
+        return 0
     model, cfg = from_official(a.checkpoint, strict=not a.no_strict)
     ck = load_official_file(a.checkpoint)
     save_checkpoint(a.out, model, cfg, extra={"converted_from": str(Path(a.checkpoint).resolve()),
