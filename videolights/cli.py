@@ -13,7 +13,7 @@ __all__ = ['COMMANDS', 'main']
 COMMANDS = {
     "eval": ("videolights.eval:cli_main", "evaluate a submission jsonl against ground truth (official QVHighlights metrics)"),
     "data": ("videolights.data:cli_main", "build / synthesise / inspect feature datasets (data build | data synth | data info)"),
-    "convert": ("videolights.convert:cli_main", "convert an official VideoLights checkpoint to this package"),
+    "convert": ("videolights.convert:cli_main", "convert official VideoLights checkpoints to this package and back (--to-official)"),
     "train": ("videolights.train:cli_train", "train (fine-tune) a model with Accelerate"),
     "pretrain": ("videolights.train:cli_pretrain", "pretrain on a synthetic query/saliency corpus"),
     "pretrain-data": ("videolights.pretrain:cli_main", "generate pretraining data from unlabelled videos (BLIP captions + ITM)"),
