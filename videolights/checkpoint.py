@@ -8,7 +8,7 @@ import json, os, shutil, tempfile
 from pathlib import Path
 import torch
 from torch import nn
-from .config import VideoLightsConfig, VideoLightsError, provenance
+from .config import VideoLightsConfig, VideoLightsError, provenance, usual_mode
 
 # %% auto #0
 __all__ = ['FILES', 'unwrap_model', 'save_checkpoint', 'state_dict_mismatch', 'load_checkpoint']
@@ -37,7 +37,7 @@ def save_checkpoint(path, model:nn.Module, cfg:VideoLightsConfig, metrics:dict|N
         old = None
         if path.exists():
             old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old")); old.rmdir(); os.rename(path, old)
-        os.rename(tmp, path)
+        usual_mode(tmp, is_dir=True); os.rename(tmp, path)
         if old is not None: shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True); raise

@@ -12,7 +12,7 @@ from typing import Any
 # %% auto #0
 __all__ = ['QVHL_VIDEO_BLOCKS', 'QVHL_TEXT_BLOCKS', 'SALIENCY_KINDS', 'SYNTH_VIDEO_BLOCKS', 'SYNTH_TEXT_BLOCKS', 'PRESETS',
            'VideoLightsError', 'ConfigError', 'DataConfig', 'ModelConfig', 'LossConfig', 'TrainConfig',
-           'VideoLightsConfig', 'atomic_write_text', 'override', 'provenance', 'process_state']
+           'VideoLightsConfig', 'usual_mode', 'atomic_write_text', 'override', 'provenance', 'process_state']
 
 # %% ../nbs/00_config.ipynb #2dcdcebc
 class VideoLightsError(ValueError):
@@ -232,13 +232,18 @@ def _from_dict(cls, d: dict, where: str):
     if unknown: raise ConfigError(f"unknown field(s) {', '.join(where + '.' + u for u in unknown)}; valid: {sorted(names)}")
     return cls(**d)
 
+def usual_mode(path, is_dir: bool = False):
+    "Give a temporary file/folder (`mkstemp`/`mkdtemp` make them private, 0600/0700) the mode a plain `open` would: 0666/0777 minus the umask."
+    m = os.umask(0); os.umask(m)
+    os.chmod(path, (0o777 if is_dir else 0o666) & ~m)
+
 def atomic_write_text(path, text: str):
     "Write `text` to `path` atomically (temporary file in the same folder, then `os.replace`)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f: f.write(text)
-        os.replace(tmp, path)
+        usual_mode(tmp); os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.unlink(tmp)
         raise
