@@ -173,6 +173,12 @@ def hd_average_precision(scores, labels, valid) -> np.ndarray:
     return np.where(n_pos == 0, 0.0, np.where(n_pos == n, 1.0, ap))
 
 # %% ../nbs/11_eval.ipynb #c0022
+def _check_clip_len(clip_len):
+    "Raise a `VideoLightsError` unless `clip_len` is a finite number > 0."
+    try: ok = float(clip_len) > 0 and np.isfinite(float(clip_len))
+    except (TypeError, ValueError): ok = False
+    if not ok: raise VideoLightsError(f"clip_len={clip_len!r} must be a number of seconds > 0 (2 on QVHighlights, the dataset's data.clip_len otherwise)")
+
 def _gt_clip_scores(rec, clip_len: float = 2.0) -> np.ndarray:
     "Per-clip annotator scores `(int(duration / clip_len), 3)`, 0 outside the relevant clips."
     n = int(rec["duration"] / clip_len); out = np.zeros((n, 3))
@@ -183,7 +189,8 @@ def _gt_clip_scores(rec, clip_len: float = 2.0) -> np.ndarray:
     return out
 
 def eval_highlight(sub: dict, gt: dict, clip_len: float = 2.0) -> dict:
-    "HD mAP and HIT@1 at the Fair / Good / VeryGood levels (official keys), from qid-indexed inputs."
+    "HD mAP and HIT@1 at the Fair / Good / VeryGood levels (official keys), from qid-indexed inputs; GT clips of `clip_len` s."
+    _check_clip_len(clip_len)
     qids = list(sub); gts = [_gt_clip_scores(gt[q], clip_len) for q in qids]
     preds = []
     for q in qids:
@@ -194,7 +201,7 @@ def eval_highlight(sub: dict, gt: dict, clip_len: float = 2.0) -> dict:
     n = np.array([len(g) for g in gts]); m = np.array([len(p) for p in preds])
     if (n != m).any():
         warnings.warn(f"{int((n != m).sum())} of {len(qids)} queries have a saliency list whose length differs from the number of "
-                      f"2-s clips; as the official script, it is padded with 0 / cut for mAP and used as is for HIT@1", EvalWarning)
+                      f"{clip_len:g}-s clips; as the official script, it is padded with 0 / cut for mAP and used as is for HIT@1", EvalWarning)
     L = max(int(n.max()), 1); S = np.zeros((len(qids), L)); V = np.arange(L)[None] < n[:, None]
     for i, p in enumerate(preds): k = min(len(p), n[i]); S[i, :k] = p[:k]
     Y = np.zeros((len(qids), L, 3))
@@ -253,9 +260,12 @@ _BRIEF_MR = {"MR-full-mAP": ("full", "MR-mAP", "average"), "MR-full-mAP@0.5": ("
              "MR-full-mIoU": ("full", "MR-mIoU", None), "MR-full-R1@0.3": ("full", "MR-R1", "0.3"),
              "MR-full-R1@0.5": ("full", "MR-R1", "0.5"), "MR-full-R1@0.7": ("full", "MR-R1", "0.7")}
 
-def eval_submission(submission, ground_truth, dataset: str = "qvhighlights", verbose: bool = False) -> dict:
+def eval_submission(submission, ground_truth, dataset: str = "qvhighlights", verbose: bool = False,
+                    clip_len: float = 2.0, # seconds per clip of `pred_saliency_scores` and `relevant_clip_ids` (QVHighlights HD)
+                   ) -> dict:
     "Official-format metrics (`brief` + full) of a submission (records or jsonl path) against ground truth (records or path)."
     if dataset not in DATASETS: raise VideoLightsError(f"dataset {dataset!r} is not one of {DATASETS}")
+    _check_clip_len(clip_len)
     t0 = time.perf_counter()
     if isinstance(submission, (str, Path)): submission = load_jsonl(submission)
     if isinstance(ground_truth, (str, Path)): ground_truth = load_jsonl(ground_truth)
@@ -268,12 +278,12 @@ def eval_submission(submission, ground_truth, dataset: str = "qvhighlights", ver
         full.update(eval_moment_retrieval(sub, gt))
         brief.update(sorted((k, full[b][m] if s is None else full[b][m][s]) for k, (b, m, s) in _BRIEF_MR.items()))
     if dataset == "qvhighlights" and "pred_saliency_scores" in submission[0] and "saliency_scores" in ground_truth[0]:
-        hd = eval_highlight(sub, gt); full.update(hd)
+        hd = eval_highlight(sub, gt, clip_len); full.update(hd)
         brief.update({f"{k}-{sk.split('-')[1]}": v[sk] for k, v in hd.items() for sk in v})
     if verbose: print(f"[eval_submission] {len(sub)} queries in {time.perf_counter() - t0:.2f} s")
     return {"brief": brief, **dict(sorted(full.items()))}
 
-# %% ../nbs/11_eval.ipynb #c0038
+# %% ../nbs/11_eval.ipynb #c0042
 def format_table(metrics: dict) -> str:
     "The `brief` metrics as a two-column text table."
     b = metrics["brief"]; w = max(len(k) for k in b)
@@ -285,12 +295,14 @@ def cli_main(argv=None) -> int:
     ap.add_argument("--submission", required=True, help="submission jsonl (qid, pred_relevant_windows, pred_saliency_scores)")
     ap.add_argument("--gt", required=True, help="ground-truth jsonl in the official format")
     ap.add_argument("--dataset", default="qvhighlights", choices=DATASETS, help="benchmark (default: qvhighlights)")
+    ap.add_argument("--clip-len", type=float, default=2.0, help="seconds per clip of the saliency scores and relevant_clip_ids (default: 2)")
     ap.add_argument("--out", default=None, help="write the full metrics JSON here (atomically)")
     a = ap.parse_args(argv)
+    if not (a.clip_len > 0 and np.isfinite(a.clip_len)): raise VideoLightsError(f"--clip-len {a.clip_len} must be > 0 (seconds per clip; 2 on QVHighlights)")
     with warnings.catch_warnings():
         warnings.simplefilter("always", EvalWarning)
         warnings.showwarning = lambda msg, *args, **kw: print(f"warning: {msg}", file=sys.stderr)
-        m = eval_submission(a.submission, a.gt, dataset=a.dataset)
+        m = eval_submission(a.submission, a.gt, dataset=a.dataset, clip_len=a.clip_len)
     print(format_table(m))
     if a.out: atomic_write_text(a.out, json.dumps(m, indent=4) + "\n"); print(f"wrote {a.out}")
     return 0

@@ -16,10 +16,10 @@ log = logging.getLogger(__name__)
 GENERATOR_VERSION = 1
 
 # %% auto #0
-__all__ = ['log', 'GENERATOR_VERSION', 'PRESET_SIZES', 'qvhl_annotation_path', 'SynthParams', 'synth_params', 'synth_name',
-           'query_latent', 'block_map', 'word_vec', 'clip_strength', 'video_latents', 'video_feats', 'text_feats',
-           'make_synthetic', 'params_of', 'planted_projection', 'windows_from_scores', 'baseline_submissions',
-           'baseline_metrics']
+__all__ = ['log', 'GENERATOR_VERSION', 'PRESET_SIZES', 'RELABEL_VERSION', 'qvhl_annotation_path', 'SynthParams', 'synth_params',
+           'synth_name', 'query_latent', 'block_map', 'word_vec', 'clip_strength', 'video_latents', 'video_feats',
+           'text_feats', 'make_synthetic', 'params_of', 'planted_projection', 'windows_from_scores',
+           'baseline_submissions', 'baseline_metrics']
 
 # %% ../nbs/02b_synthetic.ipynb #c0006
 def qvhl_annotation_path(split: str) -> Path:
@@ -63,10 +63,13 @@ def synth_params(preset="small", **kw) -> SynthParams:
     if not p.sigma >= 0 or not p.clip_len > 0: raise VideoLightsError(f"need sigma >= 0 and clip_len > 0 (got {p.sigma}, {p.clip_len})")
     return p
 
+RELABEL_VERSION = 2  # of datasets at clip_len != 2; 2: features planted from the 2-s clips, `record` (eval GT) re-expressed as the labels
+
 def synth_name(preset="small", **kw) -> str:
     "Cache folder name of a synthetic dataset (changes with every parameter and the generator version)."
     p = synth_params(preset, **{k: v for k, v in kw.items() if k != "feat_dtype"})
-    h = zlib.crc32(json.dumps(asdict(p), sort_keys=True).encode()) & 0xFFFFFFFF
+    key = asdict(p) | ({"relabel_version": RELABEL_VERSION} if p.clip_len != 2.0 else {})  # 2-s datasets keep their names
+    h = zlib.crc32(json.dumps(key, sort_keys=True).encode()) & 0xFFFFFFFF
     return f"synthetic-{preset}-g{GENERATOR_VERSION}-{h:08x}" + (f"-{kw['feat_dtype']}" if kw.get("feat_dtype", "float32") != "float32" else "")
 
 # %% ../nbs/02b_synthetic.ipynb #c0010
@@ -99,10 +102,11 @@ def clip_strength(rec: dict, L: int, clip_len: float) -> np.ndarray:
 def video_latents(p: SynthParams, vid: str, recs: list[dict], pool_qids: list, L: int) -> np.ndarray:
     "$h_t$ `[L, k]` of video `vid` from its queries `recs` and distractors drawn from `pool_qids`."
     h = np.zeros((L, p.latent_dim), np.float32)
-    for r in recs: h += clip_strength(r, L, p.clip_len)[:, None] * query_latent(p, r["qid_raw"])
+    s2 = lambda r: r.get("labels_2s", r)  # clip_strength reads the 2-s annotation clips, not labels re-expressed at p.clip_len
+    for r in recs: h += clip_strength(s2(r), L, p.clip_len)[:, None] * query_latent(p, r["qid_raw"])
     if len(recs) == 1 and len(pool_qids) > 1:
         g = _rng(p.seed, "distract", vid)
-        busy = clip_strength(recs[0], L, p.clip_len) > 0
+        busy = clip_strength(s2(recs[0]), L, p.clip_len) > 0
         for _ in range(int(g.integers(p.distractors[0], p.distractors[1] + 1))):
             qd = pool_qids[int(g.integers(len(pool_qids)))]
             if qd == recs[0]["qid_raw"]: continue
@@ -139,12 +143,15 @@ def _records(p: SynthParams, split: str, n):
     allr = read_annotations(qvhl_annotation_path(split), "qvhighlights", clip_len=p.clip_len)
     for r in allr:
         r["qid_raw"] = json.loads(r["record"])["qid"]
+        r["labels_2s"] = {k: r[k] for k in ("relevant_clip_ids", "saliency_scores")}  # the features are planted from these
         if p.clip_len != 2.0 and r["relevant_clip_ids"]:  # re-express the 2-s clip labels in clips of p.clip_len
             L = max(math.ceil(r["duration"] / p.clip_len - 1e-9), 1)
             sc = dict(zip(r["relevant_clip_ids"], r["saliency_scores"]))
             c2 = ((np.arange(L) + 0.5) * p.clip_len / 2.0).astype(int)
             r["relevant_clip_ids"] = [t for t in range(L) if int(c2[t]) in sc]
             r["saliency_scores"] = [sc[int(c2[t])] for t in r["relevant_clip_ids"]]
+            # the record is the evaluation's ground truth: it carries the same labels as the columns (clips of p.clip_len)
+            r["record"] = json.dumps(dict(json.loads(r["record"]), relevant_clip_ids=r["relevant_clip_ids"], saliency_scores=r["saliency_scores"]))
     return allr, (allr if n is None else allr[:n])
 
 def make_synthetic(preset="small", out=None, feat_dtype="float32", overwrite=False, **kw):
@@ -257,4 +264,5 @@ def baseline_metrics(dd, seed=0) -> dict:
     "Official brief metrics of each baseline on the val split: `{name: brief metrics}`."
     from videolights.eval import eval_submission
     gt = [json.loads(r) for r in dd["val"]["record"]]
-    return {k: eval_submission(s, gt, "qvhighlights")["brief"] for k, s in baseline_submissions(dd, seed).items()}
+    cl = dd.manifest["clip_len"]
+    return {k: eval_submission(s, gt, "qvhighlights", clip_len=cl)["brief"] for k, s in baseline_submissions(dd, seed).items()}

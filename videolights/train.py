@@ -93,7 +93,7 @@ def evaluate(model, loader, gt, cfg: VideoLightsConfig, accelerator, desc="eval"
             with accelerator.autocast(): out = to_float(model(**batch["model_inputs"]))
             recs += accelerator.gather_for_metrics(postprocess(out, batch["meta"], cfg), use_gather_object=True)
     recs = list({r["qid"]: r for r in recs}.values())  # defensive: one record per query
-    return eval_submission(recs, gt, dataset=EVAL_DATASET[cfg.data.saliency]), recs
+    return eval_submission(recs, gt, dataset=EVAL_DATASET[cfg.data.saliency], clip_len=cfg.data.clip_len), recs
 
 def to_float(x):
     "Floating tensors in a (nested) output dict/list as float32 (outputs of a mixed-precision forward)."
