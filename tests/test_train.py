@@ -240,3 +240,17 @@ def test_quirk_fixed_losses_train(tiny_ds, tmp_path, videolights_cmd, flag):
                           "--set", flag, "--max-steps", "2"])
     assert json.loads((out / "config.json").read_text())["loss"][flag.split(".")[1].split("=")[0]] is False
     assert (out / "last" / "model.safetensors").exists()
+
+
+def test_bf16_autocast_trains(reference_run, tiny_ds, tmp_path):
+    "`train.mixed_precision=bf16` (the speed option of benchmarks/train_step.py) trains through Accelerate's autocast on CPU: losses stay finite and close to fp32 but not equal (autocast is on), weights are saved in float32."
+    import math
+    out = tmp_path / "bf16"
+    train(CMD, out, tiny_ds, "--set", "train.mixed_precision=bf16", "--set", "train.n_epoch=1")
+    row = json.loads((out / "log.jsonl").read_text().splitlines()[0])
+    ref = json.loads((reference_run / "log.jsonl").read_text().splitlines()[0])
+    assert row["step"] == ref["step"] == 6 and math.isfinite(row["loss_overall"])
+    assert row["loss_overall"] != ref["loss_overall"]                               # bf16 matmuls: not the fp32 numbers
+    assert abs(row["loss_overall"] - ref["loss_overall"]) < 0.05 * ref["loss_overall"]
+    import torch
+    assert all(v.dtype == torch.float32 for k, v in weights(out / "last").items() if v.is_floating_point())
