@@ -115,6 +115,20 @@ def worker(a):
             with profile(activities=[ProfilerActivity.CPU]) as p: step()
             tab = p.key_averages().table(sort_by="self_cpu_time_total", row_limit=int(cmd.split()[1]) if " " in cmd else 25)
             print(json.dumps({"table": tab}), flush=True)
+        elif cmd == "flops":   # matrix-product FLOPs of one training step (forward + losses + backward), counted by torch
+            from torch.utils.flop_counter import FlopCounterMode
+            fc = FlopCounterMode(display=False)
+            with fc: step()
+            print(json.dumps({"gflop": fc.get_total_flops() / 1e9}), flush=True)
+        elif cmd == "gemm":    # sustained fp32 matrix-product rate at this thread count, on the step's large shapes
+            rates = []
+            for m, k, n in ((a.bsz * 76, 256, 1024), (a.bsz * 76, 1024, 256), (a.bsz * 75, 3586, 256), (2048, 2048, 2048)):
+                x, w = torch.randn(m, k), torch.randn(k, n)
+                for _ in range(3): x @ w
+                t = time.perf_counter()
+                for _ in range(10): x @ w
+                rates.append(2 * m * k * n * 10 / (time.perf_counter() - t) / 1e9)
+            print(json.dumps({"gflops": max(rates), "all": [round(r, 1) for r in rates]}), flush=True)
         elif cmd == "peak":
             print(json.dumps({"peak_rss_mb": peak_rss_mb()}), flush=True)
         elif cmd == "done": return
@@ -162,6 +176,8 @@ def main(argv=None):
     ap.add_argument("--variants", default="", help="comma list of extra variants of ours to time in the same run: "
                     + ", ".join(VARIANTS))
     ap.add_argument("--forward", action="store_true", help="also time inference forward at bsz 1 and bsz")
+    ap.add_argument("--floor", action="store_true", help="also count each side's FLOPs per step and measure this machine's "
+                    "fp32 matrix-product rate at --threads: the floor = FLOPs / rate, and ours as a fraction of it")
     ap.add_argument("--profile", default=None, help="write a torch.profiler table (top ops by self CPU) of one step of ours here")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -190,6 +206,16 @@ def main(argv=None):
                 for s in sides: ft[s.name].append(s.ask(f"fwd{b}")["s"])
             for n, v in ft.items(): fwd[f"{n}_fwd_bsz{b}_s"] = round(statistics.median(v), 4)
     peaks = {s.name: s.ask("peak")["peak_rss_mb"] for s in sides}       # before the profiler adds its own memory
+    floor = {}
+    if a.floor:
+        gemm = sides[0].ask("gemm")
+        floor["gemm_gflops"] = round(gemm["gflops"], 1)
+        for s in sides:
+            g = s.ask("flops")["gflop"]
+            floor[f"{s.name}_gflop_per_step"] = round(g, 1)
+            floor[f"{s.name}_floor_s"] = round(g / gemm["gflops"], 4)       # all matrix products at the best measured rate
+        print(f"GEMM rate {gemm['gflops']:.1f} GFLOP/s (shapes: {gemm['all']}); " + ", ".join(
+            f"{s.name} {floor[s.name + '_gflop_per_step']} GFLOP/step, floor {floor[s.name + '_floor_s']} s" for s in sides))
     if a.profile:
         Path(a.profile).write_text(sides[0].ask("profile 30")["table"])
     for s in sides: s.close()
@@ -199,7 +225,8 @@ def main(argv=None):
     med = lambda v: round(statistics.median(v), 4)
     res = {"median_step_s": med(times["ours"]), "median_step_cpu_s": med(cpu["ours"]), "peak_rss_mb": round(peaks["ours"], 1), "bsz": a.bsz,
            "threads": a.threads, "repeats": a.repeats, "overrides": a.set, "compile": a.compile, "bf16": a.bf16,
-           "loss_first_step": losses["ours"], "eval_loss": eval_loss["ours"], "loadavg_1min": round(load, 2), **{k: v for k, v in fwd.items() if k.startswith("ours")}}
+           "loss_first_step": losses["ours"], "eval_loss": eval_loss["ours"], "loadavg_1min": round(load, 2), **{k: v for k, v in fwd.items() if k.startswith("ours")}, **floor}
+    if a.floor: res["fraction_of_floor"] = round(floor["ours_floor_s"] / res["median_step_s"], 3)
     for v in variants:
         res[f"{v}_median_step_s"], res[f"{v}_median_step_cpu_s"] = med(times[v]), med(cpu[v])
         res[f"{v}_peak_rss_mb"] = round(peaks[v], 1)
