@@ -64,6 +64,14 @@ def test_ci_grid_end_to_end_resume_and_determinism(root, tmp_path, cache, videol
     r = _run(videolights_cmd + ["ablate", "--grid", GRID_CI, "--reports", str(rep)], root, cache)
     assert r.returncode == 0, r.stderr
     assert {d.name: (d / "run.json").read_text() for d in runs} == before
+    # a run folder of earlier settings is reported, and deleted only with --prune (the grid's runs stay)
+    old = sd / "runs" / "0123456789ab"; old.mkdir(); (old / "run.json").write_text("{}")
+    r = _run(videolights_cmd + ["ablate", "--grid", GRID_CI, "--reports", str(rep)], root, cache)
+    assert r.returncode == 0 and old.is_dir() and "--prune" in r.stdout + r.stderr, r.stderr
+    r = _run(videolights_cmd + ["ablate", "--grid", GRID_CI, "--reports", str(rep), "--prune"], root, cache)
+    assert r.returncode == 0 and not old.exists(), r.stderr
+    assert {d.name: (d / "run.json").read_text() for d in runs} == before
+    assert "| 2 |" in (rep / "index.md").read_text()                      # the index counts the grid's runs again
     # determinism: the same parameters in a fresh reports folder reproduce the metrics
     rep2 = tmp_path / "rep2"
     r = _run(videolights_cmd + ["ablate", "--grid", GRID_CI, "--reports", str(rep2)], root, cache)

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 __all__ = ['log', 'COMPONENTS', 'ROOT', 'NB_DIR', 'DEFAULT_METRICS', 'GRID_KEYS', 'ARM_KEYS', 'RESERVED_PARAMS',
            'component_overrides', 'drop_blocks', 'find_notebook', 'notebook_parameters', 'Grid', 'load_grid', 'Run',
            'run_id', 'expand', 'kernel_name', 'run_dir', 'is_done', 'strip_progress', 'execute_run', 'run_grid',
-           'prepare_data', 'ablate', 'cli_main']
+           'prepare_data', 'ablate', 'stale_runs', 'cli_main']
 
 # %% ../nbs/16_ablate.ipynb #c0006
 def _quirk_names(cls, sec):
@@ -309,7 +309,7 @@ def _log_rec(rec):
     log.info(msg); return rec
 
 # %% ../nbs/16_ablate.ipynb #c0038
-def ablate(grid_path, dataset=None, seeds=None, jobs: int = 1, reports="reports", force=False, report_only=False) -> dict:
+def ablate(grid_path, dataset=None, seeds=None, jobs: int = 1, reports="reports", force=False, report_only=False, prune=False) -> dict:
     "Run (what is not done of) a grid and render its report; returns `{'grid', 'records', 'readme', 'failed'}`."
     g = load_grid(grid_path, seeds=seeds, dataset=dataset)
     t0 = time.time()
@@ -322,12 +322,24 @@ def ablate(grid_path, dataset=None, seeds=None, jobs: int = 1, reports="reports"
                 else have[(r.arm, r.seed)] for r in expand(g) if (run_dir(sd, r) / "run.json").is_file() or (r.arm, r.seed) in have]
         if not recs: raise VideoLightsError(f"--report-only: no finished runs of {g.study} under {sd}/runs; run without --report-only first")
     else: recs = run_grid(g, reports, jobs=jobs, force=force)
+    stale = stale_runs(g, reports)
+    if stale and prune and not report_only:
+        for p in stale: shutil.rmtree(p)
+        log.info(f"pruned {len(stale)} run folder(s) of earlier settings from {Path(reports) / g.study / 'runs'}")
+    elif stale: log.info(f"{len(stale)} run folder(s) under {Path(reports) / g.study / 'runs'} are not runs of this grid "
+                         "(earlier settings or an older preset); run with --prune to delete them")
     from videolights.ablate_report import render_report
     cmd = " ".join(["videolights ablate --grid", str(grid_path)] + (["--seeds", ",".join(map(str, g.seeds))] if seeds is not None else [])
                    + (["--dataset", str(dataset)] if dataset is not None else []))
     readme = render_report(g, recs, reports, seconds=None if report_only else time.time() - t0, command=cmd)
     failed = [r for r in recs if r["status"] != "ok"]
     return {"grid": g, "records": recs, "readme": readme, "failed": failed}
+
+def stale_runs(grid, reports="reports") -> list[Path]:
+    "Run folders of `grid`'s study that no run of the grid maps to (left by earlier settings: a changed preset gives new run ids)."
+    runs = Path(reports) / grid.study / "runs"
+    ids = {r.run_id for r in expand(grid)}
+    return sorted(p for p in runs.iterdir() if p.is_dir() and p.name not in ids) if runs.is_dir() else []
 
 def _seeds_arg(s: str):
     if "," in s: return [int(x) for x in s.split(",") if x.strip()]
@@ -344,13 +356,15 @@ def cli_main(argv=None) -> int:
     ap.add_argument("--force", action="store_true", help="re-run runs that are already done")
     ap.add_argument("--report-only", action="store_true", help="only re-render the report from finished runs")
     ap.add_argument("--dry-run", action="store_true", help="validate the grid and list the runs, run nothing")
+    ap.add_argument("--prune", action="store_true", help="delete run folders of the study that are not runs of this grid (earlier settings)")
     a = ap.parse_args(argv)
     if a.jobs < 1: raise VideoLightsError(f"--jobs={a.jobs} must be >= 1")
     if a.dry_run:
         g = load_grid(a.grid, seeds=a.seeds, dataset=a.dataset); sd = Path(a.reports) / g.study
         for r in expand(g): print(f"{r.run_id}  {'done' if is_done(sd, r) else 'todo'}  {r.arm}  seed={r.seed}")
         return 0
-    out = ablate(a.grid, dataset=a.dataset, seeds=a.seeds, jobs=a.jobs, reports=a.reports, force=a.force, report_only=a.report_only)
+    out = ablate(a.grid, dataset=a.dataset, seeds=a.seeds, jobs=a.jobs, reports=a.reports, force=a.force, report_only=a.report_only,
+                 prune=a.prune)
     print(f"report: {out['readme']}")
     for r in out["failed"]: print(f"FAILED {r['arm']} seed={r['seed']}: {r['error']} (executed notebook: {r['executed_notebook']})", file=sys.stderr)
     return 1 if out["failed"] else 0
