@@ -10,33 +10,36 @@ import torch.nn.functional as F
 from torch import nn
 
 # %% auto #0
-__all__ = ['keep_mask', 'dropout', 'Dropout', 'mha_forward', 'ProjectionLayer', 'input_projection', 'MLP', 'sine_encode',
-           'sine_position', 'LearnedPosition', 'TextPosition', 'prepend_global', 'inverse_sigmoid']
+__all__ = ['drop_mask', 'keep_mask', 'dropout', 'Dropout', 'mha_forward', 'ProjectionLayer', 'input_projection', 'MLP',
+           'sine_encode', 'sine_position', 'LearnedPosition', 'TextPosition', 'prepend_global', 'inverse_sigmoid']
 
 # %% ../nbs/03_layers.ipynb #c0006
-class _KeepScale(torch.autograd.Function):
-    "`x * keep * scale` with the bool mask `keep` saved for the backward pass."
+class _DropScale(torch.autograd.Function):
+    "`x * scale` with the elements where `drop` is True set to 0; the bool `drop` is saved for the backward pass."
     @staticmethod
-    def forward(ctx, x, keep, scale:float):
-        ctx.save_for_backward(keep); ctx.scale = scale
-        return x.mul(keep).mul_(scale)
+    def forward(ctx, x, drop, scale:float):
+        ctx.save_for_backward(drop); ctx.scale = scale
+        return x.mul(scale).masked_fill_(drop, 0.)
     @staticmethod
     def backward(ctx, g):
-        keep, = ctx.saved_tensors
-        return g.mul(keep).mul_(ctx.scale), None, None
+        drop, = ctx.saved_tensors
+        return g.mul(ctx.scale).masked_fill_(drop, 0.), None, None
 
-def keep_mask(shape, p:float, device=None) -> torch.Tensor:
-    "Bool mask of `shape`, True with probability `1 - round(p * 2**15) / 2**15`, from 15-bit slices of 64-bit random integers."
+def drop_mask(shape, p:float, device=None) -> torch.Tensor:
+    "Bool mask of `shape`, True (drop) with probability `round(p * 2**15) / 2**15`, from 15-bit slices of 64-bit random integers."
     n = math.prod(shape)
     bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_().view(torch.int16)[:n]
-    return (bits & 0x7FFF).ge(round(p * 32768)).reshape(shape)       # random_() on int64: 63 bits, so mask each slice to 15
+    return (bits & 0x7FFF).lt(round(p * 32768)).reshape(shape)       # random_() on int64: 63 bits, so mask each slice to 15
+
+def keep_mask(shape, p:float, device=None) -> torch.Tensor:
+    "The complement of `drop_mask`: True (keep) with probability `1 - round(p * 2**15) / 2**15`."
+    return ~drop_mask(shape, p, device)
 
 def dropout(x, p:float, training:bool=True):
     "Inverted dropout: keep each element with probability `1-p`, scale by `1/(1-p)`; identity when not `training`."
     if not training or p == 0: return x
     if p >= 1: return x * 0.
-    keep = keep_mask(x.shape, p, x.device)
-    return _KeepScale.apply(x, keep, 1.0 / (1.0 - p))
+    return _DropScale.apply(x, drop_mask(x.shape, p, x.device), 1.0 / (1.0 - p))
 
 class Dropout(nn.Dropout):
     "`nn.Dropout` computed by `dropout` (bool mask kept for backward)."
