@@ -61,7 +61,7 @@ def _mha_explicit(mha:nn.MultiheadAttention, q, k, v, attn_mask=None, key_pad=No
     return mha.out_proj(o.transpose(1, 2).reshape(B, Lq, E))
 
 def mha_forward(mha:nn.MultiheadAttention, q, k, v, attn_mask=None, key_pad=None, use_sdpa:bool=True):
-    "Output `(B, Lq, E)` of the batch-first `mha`; in CPU training with dropout, computed explicitly with `keep_mask` dropout."
+    "Output `(B, Lq, E)` of the batch-first `mha`; in CPU training with dropout, computed explicitly with this module's `dropout` (15-bit masks)."
     p = mha.dropout if mha.training else 0.
     if use_sdpa and p > 0 and q.device.type == "cpu": return _mha_explicit(mha, q, k, v, attn_mask, key_pad, p)
     return mha(q, k, v, attn_mask=attn_mask, key_padding_mask=key_pad, need_weights=not use_sdpa)[0]
