@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #74bc1bbd
 from __future__ import annotations
-import dataclasses, json, os, tempfile
+import contextlib, dataclasses, json, os, tempfile
 from dataclasses import dataclass, field, fields, asdict, replace
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,8 @@ from typing import Any
 # %% auto #0
 __all__ = ['QVHL_VIDEO_BLOCKS', 'QVHL_TEXT_BLOCKS', 'SALIENCY_KINDS', 'SYNTH_VIDEO_BLOCKS', 'SYNTH_TEXT_BLOCKS', 'PRESETS',
            'VideoLightsError', 'ConfigError', 'DataConfig', 'ModelConfig', 'LossConfig', 'TrainConfig',
-           'VideoLightsConfig', 'usual_mode', 'atomic_write_text', 'override', 'provenance', 'process_state']
+           'VideoLightsConfig', 'usual_mode', 'atomic_path', 'atomic_write_text', 'override', 'provenance',
+           'process_state']
 
 # %% ../nbs/00_config.ipynb #2dcdcebc
 class VideoLightsError(ValueError):
@@ -237,17 +238,22 @@ def usual_mode(path, is_dir: bool = False):
     m = os.umask(0); os.umask(m)
     os.chmod(path, (0o777 if is_dir else 0o666) & ~m)
 
-def atomic_write_text(path, text: str):
-    "Write `text` to `path` atomically (temporary file in the same folder, then `os.replace`)."
+@contextlib.contextmanager
+def atomic_path(path, suffix: str = ".tmp"):
+    "Yield a temporary path beside `path` to write; on success it gets the usual mode and replaces `path`, on error it is deleted."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix); os.close(fd)
     try:
-        with os.fdopen(fd, "w") as f: f.write(text)
+        yield Path(tmp)
         usual_mode(tmp); os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.unlink(tmp)
         raise
-    return path
+
+def atomic_write_text(path, text: str):
+    "Write `text` to `path` atomically (temporary file in the same folder, then `os.replace`)."
+    with atomic_path(path) as tmp: tmp.write_text(text)
+    return Path(path)
 
 def _cfg_to_dict(self) -> dict:
     "Plain-JSON dict of the config (tuples become lists)."

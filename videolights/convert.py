@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, re
 from pathlib import Path
 import torch
-from .config import VideoLightsConfig, VideoLightsError, override, usual_mode
+from .config import VideoLightsConfig, VideoLightsError, override, atomic_path
 
 # %% auto #0
 __all__ = ['official_key_to_ours', 'our_key_to_official', 'load_official_file', 'config_from_official', 'official_options',
@@ -152,15 +152,9 @@ def to_official(model, cfg:VideoLightsConfig,
 
 def _save_official(path, ck:dict):
     "`torch.save` to a temporary file beside `path`, then rename."
-    import os, tempfile
     path = Path(path)
     if path.is_dir(): raise VideoLightsError(f"{path} is a directory; give a file name for the original's checkpoint (e.g. model_best.ckpt)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"); os.close(fd)
-    try: torch.save(ck, tmp); usual_mode(tmp); os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp: torch.save(ck, tmp)
 
 # %% ../nbs/07a_convert.ipynb #b409bc72
 def cli_main(argv:list[str]|None=None) -> int:

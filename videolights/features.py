@@ -7,7 +7,7 @@ from __future__ import annotations
 import math, os, re, logging
 from pathlib import Path
 import numpy as np
-from .config import VideoLightsError
+from .config import VideoLightsError, atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -281,9 +281,7 @@ class FeatureExtractor:
 # %% ../nbs/13a_features.ipynb #c0026
 def _save_npz(path, **arrays):
     "np.savez_compressed to a temp file in the same folder, then rename (atomic)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez_compressed(tmp, **arrays); os.replace(tmp, path)
+    with atomic_path(path, suffix=".npz") as tmp: np.savez_compressed(tmp, **arrays)   # numpy adds .npz to other names
 
 def _extract(self: FeatureExtractor, videos, # {vid: path} or a list of paths (vid = file stem)
              out_dir, # root: one sub-directory per block

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, json, logging, math, os, shutil, time, uuid
 from pathlib import Path
-from .config import VideoLightsConfig, VideoLightsError, ConfigError, override, provenance, atomic_write_text
+from .config import VideoLightsConfig, VideoLightsError, ConfigError, override, provenance, atomic_write_text, atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,8 @@ def plot_curves(history: list, path: Path, title=""):
         if ev and k in ev[0]["eval"]: b.plot([r["epoch"] for r in ev], [r["eval"][k] for r in ev], "o-", ms=3, label=k)
     if ev: b.plot([r["epoch"] for r in ev], [r["score"] for r in ev], "k--", label="selection score"); b.legend(fontsize=7)
     b.set(xlabel="epoch", ylabel="metric (%)", title="validation"); fig.suptitle(title); fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png"); fig.savefig(tmp, dpi=100); plt.close(fig); os.replace(tmp, path)
+    with atomic_path(path, suffix=".png") as tmp: fig.savefig(tmp, dpi=100)
+    plt.close(fig)
 
 # %% ../nbs/12_train.ipynb #c0024
 def init_weights(model, path, cfg: VideoLightsConfig):
