@@ -4,8 +4,7 @@ import json
 
 import pytest
 
-TINY_BLOCKS = dict(video_blocks=(("slowfast", 24, 1.0), ("clip", 16, 0.5), ("blip", 8, 0.25)),
-                   text_blocks=(("clip", 16, 1.0), ("blip", 8, 0.5)))
+from test_train import TINY_BLOCKS   # the `tiny` preset's feature blocks, as test_train_ddp
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +58,9 @@ def test_trainer_evaluation_uses_clip_len(ds_1s):
 
 
 
-def test_cli_clip_len(tmp_path):
+def test_cli_clip_len(tmp_path, videolights_cmd):
     "`videolights eval --clip-len 1` scores 1-s ground truth; a clip length <= 0 is a one-line error (exit 2)."
-    import os, subprocess, sys
+    import os, subprocess
     from pathlib import Path
     from videolights.eval import load_jsonl, save_jsonl, _gt_clip_scores
     root = Path(__file__).resolve().parents[1]
@@ -70,9 +69,7 @@ def test_cli_clip_len(tmp_path):
             "saliency_scores": [s for s in d["saliency_scores"] for _ in (0, 1)]} for d in gt]  # the same labels in 1-s clips
     save_jsonl(gt1, tmp_path / "gt1.jsonl")
     save_jsonl([dict(qid=d["qid"], pred_saliency_scores=list(_gt_clip_scores(d, 1.0).max(1))) for d in gt1], tmp_path / "s1.jsonl")
-    exe = Path(sys.executable).parent / "videolights"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "import sys; from videolights.cli import main; sys.exit(main())"]
-    run = lambda *a: subprocess.run([*cmd, "eval", "--submission", str(tmp_path / "s1.jsonl"), "--gt", str(tmp_path / "gt1.jsonl"), *a],
+    run = lambda *a: subprocess.run([*videolights_cmd, "eval", "--submission", str(tmp_path / "s1.jsonl"), "--gt", str(tmp_path / "gt1.jsonl"), *a],
                                     capture_output=True, text=True, env=dict(os.environ, HF_HUB_OFFLINE="1"), timeout=300)
     r = run("--clip-len", "1", "--out", str(tmp_path / "m.json"))
     assert r.returncode == 0, r.stderr
