@@ -6,7 +6,8 @@ cfg = ConfigParser(delimiters=['='])
 cfg.read('settings.ini', encoding='utf-8')
 c = cfg['DEFAULT']
 reqs = c.get('requirements', '').split()
-dev_reqs = c.get('dev_requirements', '').split()
+extras = {name: c.get(f'{name}_requirements', '').split() for name in ('video', 'studies', 'docs', 'dev')}
+extras['all'] = sorted({r for name in ('video', 'studies', 'docs') for r in extras[name]})
 scripts = [s.strip() for s in c.get('console_scripts', '').split('\n') if s.strip()]
 
 setuptools.setup(
@@ -19,8 +20,8 @@ setuptools.setup(
                  'Programming Language :: Python :: 3.11'],
     packages=setuptools.find_packages(include=['videolights', 'videolights.*']),
     include_package_data=True,
-    package_data={'videolights': ['assets/*', 'assets/**/*']},
-    install_requires=reqs, extras_require={'dev': dev_reqs},
+    package_data={'videolights': ['assets/*', 'assets/**/*', 'studies/notebooks/*.ipynb', 'studies/grids/*.yaml']},
+    install_requires=reqs, extras_require=extras,
     python_requires='>=' + c['min_python'], zip_safe=False,
     entry_points={'console_scripts': scripts, 'nbdev': [f"{c['lib_path']}={c['lib_path']}._modidx:d"]},
 )

@@ -1,10 +1,10 @@
 """Batches/s of the on-disk dataset + collate vs reading per-sample npz files as the original pipeline does.
 
 Same data, same machine: the synthetic small preset (or `--n-train` queries of it) is written in the official npz
-layout, built into a dataset from that layout with `videolights.data.build_dataset`, and then read by
-(a) `videolights.batching.make_loader` over the Arrow dataset, and
+layout, built into a dataset from that layout with `videolights.data.store.build_dataset`, and then read by
+(a) `videolights.data.batching.make_loader` over the Arrow dataset, and
 (b) a per-sample npz reader that does what the original's dataset class does (np.load of every feature file of every
-    sample, L2-normalise, cut, concatenate, TEF), with the same collate; with `--original DIR` also the original's own
+    sample, L2-normalise, cut, concatenate, TEF), with the same targets (`collate_arrays`); with `--original DIR` also the original's own
     StartEndDataset + start_end_collate (imported from the clone at DIR, outside this repository).
 Each is warmed up for one epoch (so the OS page cache holds the files for both) and timed over `--epochs` epochs.
 
@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np, torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-from videolights.config import VideoLightsConfig
-from videolights.data import build_dataset, load_dataset, read_video_block, read_text_block, write_npz_layout
-from videolights.batching import VideoLightsDataset, collate, make_loader, join_blocks, tef, span_targets, saliency_qvhl
-from videolights.synthetic import make_synthetic
+from videolights.core.config import VideoLightsConfig
+from videolights.data.store import build_dataset, load_dataset, read_video_block, read_text_block, write_npz_layout
+from videolights.data.batching import VideoLightsDataset, make_loader, join_blocks, tef, span_targets, saliency_qvhl
+from videolights.testing.parity import collate_arrays
+from videolights.data.synthetic import make_synthetic
 
 
 class NpzDataset(torch.utils.data.Dataset):
@@ -75,9 +76,9 @@ def main(argv=None):
         vd, td = [str(d) for d in dirs["video"].values()], [str(d) for d in dirs["text"].values()]
         build_dataset({"train": ann}, vd, td, tmp / "ds", ["slowfast", "clip", "blip"], ["clip", "blip"])
         ours = make_loader(load_dataset(tmp / "ds"), cfg, "train", shuffle=True, seed=0, batch_size=a.bsz, num_workers=a.workers)
-        from videolights.data import read_annotations
+        from videolights.data.store import read_annotations
         npz = torch.utils.data.DataLoader(NpzDataset(read_annotations(ann), vd, td, cfg), batch_size=a.bsz, shuffle=True,
-                                          collate_fn=collate, num_workers=a.workers)
+                                          collate_fn=collate_arrays, num_workers=a.workers)
         res = {"dims": a.dims, "n_queries": a.n_train, "bsz": a.bsz, "workers": a.workers, "video_dim": cfg.v_feat_dim, "text_dim": cfg.t_feat_dim}
         res["ours_batches_per_s"] = timeit(ours, a.epochs)
         res["npz_batches_per_s"] = timeit(npz, a.epochs)

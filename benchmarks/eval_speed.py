@@ -21,7 +21,8 @@ def main():
     ap.add_argument("--official", default=None, help="directory containing standalone_eval/ (outside this repo)")
     ap.add_argument("--official-pythonpath", default="", help="extra PYTHONPATH for the official script (e.g. scikit-learn)")
     a = ap.parse_args()
-    from videolights.eval import eval_submission, load_jsonl
+    from videolights.evaluation.metrics import eval_submission
+    from videolights.core.io import load_jsonl
     sub, gt = load_jsonl(SUB), load_jsonl(GT)
     t = []
     for _ in range(a.repeats):

@@ -2,11 +2,11 @@
 
 One training step = forward + all losses (`build_criterion`) + weighted sum + backward + `clip_grad_norm_(0.1)` + AdamW step,
 on one realistic padded batch (bsz 32, QVHighlights-like lengths: most videos 75 clips, queries of 6-32 tokens, 1-3 windows,
-3-rater saliency; built with `videolights.batching.collate`). Each side runs in its own worker process (so the peak RSS
+3-rater saliency; built with `videolights.testing.parity.collate_arrays`). Each side runs in its own worker process (so the peak RSS
 of each is its own); the parent sends the steps to the workers in turn, so both see the same machine load (ratio).
 
 With `--reference PATH` (a checkout of github dpaul06/VideoLights, kept outside this repository) the original runs on the
-same batch, with the same initial weights (`videolights.convert.to_official`) and the original's own `build_model` /
+same batch, with the same initial weights (`videolights.model.convert.to_official`) and the original's own `build_model` /
 `SetCriterion`. The original's one hard-coded `.cuda()` is neutralised in its worker when no GPU is present.
 Each step reports wall time and the worker's process CPU time; on a shared machine the CPU time (with `--threads 1`)
 is the load-robust measure of work, the wall time at `--threads 2` the one that matters on an idle machine.
@@ -27,7 +27,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def make_batch(cfg, bsz, seed):
     "A QVHighlights-like padded batch in the batch contract (random L2-normalised features, real label rules)."
     import torch
-    from videolights.batching import collate, saliency_qvhl, span_targets, join_blocks, tef
+    from videolights.data.batching import saliency_qvhl, span_targets, join_blocks, tef
+    from videolights.testing.parity import collate_arrays
     rng, g = random.Random(seed), np.random.default_rng(seed)
     samples = []
     for i in range(bsz):
@@ -46,7 +47,7 @@ def make_batch(cfg, bsz, seed):
         samples.append(dict(meta={"qid": i, "vid": f"v{i}", "duration": 2.0 * L, "relevant_windows": wins}, video_feat=v,
                             query_feat=t, span_labels=span_targets(wins, L, cfg.data.clip_len, cfg.data.max_windows, rng),
                             saliency_pos_labels=pos, saliency_neg_labels=neg, saliency_all_labels=sal, saliency_pos_index=idx))
-    return collate(samples)
+    return collate_arrays(samples)
 
 
 def peak_rss_mb():
@@ -58,9 +59,9 @@ def worker(a):
     "Build one side, then answer commands read from stdin (`step`, `fwd1`, `fwd32`, `profile`, `done`) with JSON lines."
     import torch
     torch.set_num_threads(a.threads)
-    from videolights.config import VideoLightsConfig
-    from videolights.model import build_model
-    from videolights.losses import build_criterion
+    from videolights.core.config import VideoLightsConfig
+    from videolights.model.videolights import build_model
+    from videolights.criterion.losses import build_criterion
     cfg = VideoLightsConfig.preset("qvhighlights", *a.set)
     batch = make_batch(cfg, a.bsz, a.seed)
     inp, tgt = batch["model_inputs"], batch["targets"]
@@ -70,7 +71,7 @@ def worker(a):
         sys.path.insert(0, str(Path(a.reference).resolve()))
         if not torch.cuda.is_available(): torch.Tensor.cuda = lambda self, *args, **kw: self   # its one hard-coded .cuda()
         from video_lights.model import build_model as orig_build
-        from videolights.convert import to_official, official_options
+        from videolights.model.convert import to_official, official_options
         ref, crit = orig_build(official_options(cfg))
         ref.load_state_dict(to_official(model, cfg)); model = ref
     else: crit = build_criterion(cfg)

@@ -4,7 +4,7 @@ import json, os, shutil, subprocess, sys
 from pathlib import Path
 import pytest
 
-GRID_CI = "configs/ablations/ci.yaml"
+GRID_CI = "videolights/studies/grids/ci.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_ci_grid_end_to_end_resume_and_determinism(root, tmp_path, cache, videol
 
 @pytest.mark.slow
 def test_failing_run_is_reported_and_others_continue(root, tmp_path, cache, videolights_cmd):
-    nb = json.loads((root / "nbs/ablations/component.ipynb").read_text())
+    nb = json.loads((root / "videolights/studies/notebooks/component.ipynb").read_text())
     i = next(i for i, c in enumerate(nb["cells"]) if "parameters" in c.get("metadata", {}).get("tags", []))
     nb["cells"].insert(i + 1, {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "id": "boom0001",
                                "source": ["assert 'model.mr2hd=false' not in overrides, 'boom: this arm fails on purpose'"]})

@@ -1,10 +1,10 @@
 """`videolights convert` end to end: an original-layout checkpoint file -> a checkpoint directory that loads, and back."""
 import subprocess
 import torch
-from videolights.config import VideoLightsConfig, override
-from videolights.model import build_model
-from videolights.convert import to_official, official_options, load_official_file
-from videolights.checkpoint import load_checkpoint
+from videolights.core.config import VideoLightsConfig, override
+from videolights.model.videolights import build_model
+from videolights.model.convert import to_official, official_options, load_official_file
+from videolights.model.checkpoint import load_checkpoint
 
 
 def test_convert_cli(tmp_path, videolights_cmd):

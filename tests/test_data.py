@@ -6,9 +6,11 @@ import numpy as np, pytest, torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data_parity_inputs import CASES, BSZ, RANDOM_SEED, write_inputs, flatten_batch, select_records  # noqa: E402
-from videolights.config import VideoLightsConfig, VideoLightsError, override  # noqa: E402
-from videolights.data import build_dataset, load_dataset, read_annotations, cli_main  # noqa: E402
-from videolights.batching import VideoLightsDataset, collate, make_loader, sample_features  # noqa: E402
+from videolights.core.config import VideoLightsConfig, override
+from videolights.core.errors import VideoLightsError  # noqa: E402
+from videolights.data.store import build_dataset, load_dataset, read_annotations  # noqa: E402
+from videolights.cli import data_command as cli_main  # noqa: E402
+from videolights.data.batching import VideoLightsDataset, collate, make_loader, sample_features  # noqa: E402
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "data"
 KIND = {"qvhighlights": "qvhighlights", "charades": "charades", "tvsum": "tvsum"}
@@ -119,7 +121,7 @@ def test_corrupt_dataset_refused(tmp_path):
 
 def test_resume_after_interruption(tmp_path, monkeypatch):
     "A build that dies half way resumes from its finished chunks and gives the same dataset."
-    import videolights.data as D
+    import videolights.data.store as D
     ann, vdirs, tdirs, recs = write_inputs("charades", tmp_path / "l")
     rs = read_annotations(ann, "charades")
     calls = {"n": 0}; orig = D.read_text_block
@@ -197,7 +199,7 @@ def test_cli_synth_and_dispatcher(tmp_path):
 
 def test_float16_storage_and_unlabelled_split(tmp_path):
     "float16 features load as float32 inputs; a split without labels (QVHighlights test) gives targets None."
-    from videolights.synthetic import make_synthetic
+    from videolights.data.synthetic import make_synthetic
     d16 = make_synthetic("small", n_train=4, n_val=2, feat_dtype="float16")
     d32 = make_synthetic("small", n_train=4, n_val=2)
     cfg = VideoLightsConfig.preset("synthetic")
@@ -207,7 +209,7 @@ def test_float16_storage_and_unlabelled_split(tmp_path):
     ann = tmp_path / "highlight_test_release.jsonl"
     ann.write_text("".join(l for l in open(Path(__file__).resolve().parents[1] / "data/qvhighlights/highlight_test_release.jsonl").readlines()[:3]))
     recs = read_annotations(ann)
-    from videolights.data import write_npz_layout
+    from videolights.data.store import write_npz_layout
     rng = np.random.default_rng(0)
     dirs = write_npz_layout(tmp_path / "f", {r["vid"]: {"sf": rng.standard_normal((75, 4)).astype(np.float32)} for r in recs},
                             {r["qid"]: {"ct": rng.standard_normal((9, 3)).astype(np.float32)} for r in recs})
@@ -224,7 +226,7 @@ def test_cli_build_charades_txt(tmp_path):
     recs = [json.loads(l) for l in open(Path(__file__).resolve().parents[1] / "data/charades_sta/charades_sta_train_tvr_format.jsonl")][:6]
     txt_lines = open(Path(__file__).resolve().parents[1] / "data/charades_sta/charades_sta_train.txt").read().splitlines()[:6]
     (tmp_path / "charades_sta_train.txt").write_text("\n".join(txt_lines) + "\n")
-    from videolights.data import write_npz_layout
+    from videolights.data.store import write_npz_layout
     rng = np.random.default_rng(0)
     dirs = write_npz_layout(tmp_path / "f", {r["vid"]: {"slowfast": rng.standard_normal((30, 4)).astype(np.float32)} for r in recs},
                             {r["qid"]: {"clip": rng.standard_normal((9, 3)).astype(np.float32)} for r in recs}, kind="charades")

@@ -95,7 +95,7 @@ def test_internal_links_resolve(site):
 
 def test_configuration_reference(site):
     from dataclasses import fields, is_dataclass
-    from videolights.config import VideoLightsConfig, PRESETS
+    from videolights.core.config import VideoLightsConfig, PRESETS
     html = (site / "configuration.html").read_text()
     cfg = VideoLightsConfig.preset("qvhighlights")
     for f in fields(cfg):
@@ -108,7 +108,7 @@ def test_configuration_reference(site):
 
 def test_api_reference(site):
     html = (site / "api.html").read_text()
-    assert "videolights.config" in html and "override" in html and "VideoLightsConfig" in html
+    assert "videolights.core.config" in html and "override" in html and "VideoLightsConfig" in html
     assert "cfg:VideoLightsConfig" in re.sub(r"<[^>]+>", "", html)  # a real signature
     assert 'href="config.html"' in html  # links to the notebook that explains the module
 
@@ -117,30 +117,33 @@ def _mini_root(tmp, notebooks):
     "A checkout with only `notebooks` (copies) to build in isolation from notebooks being edited."
     shutil.copy(ROOT / "settings.ini", tmp / "settings.ini")
     (tmp / "nbs").mkdir(); (tmp / "docs").symlink_to(ROOT / "docs")
-    for n in notebooks: shutil.copy(ROOT / "nbs" / f"{n}.ipynb", tmp / "nbs")
+    for n in notebooks:
+        dst = tmp / "nbs" / f"{n}.ipynb"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "nbs" / f"{n}.ipynb", dst)
     return tmp
 
 
 def test_rebuild_uses_cache(tmp_path):
     "A rebuild with unchanged notebooks executes none of them; a changed notebook is executed again."
-    root = _mini_root(tmp_path, ["index", "00_config", "14_cli"])
+    root = _mini_root(tmp_path, ["index", "core/02_config", "cli"])
     r1, t1 = _build(tmp_path / "s1", cwd=root)
     assert r1.returncode == 0, r1.stderr
     assert "0 notebook(s) cached, executing 3" in r1.stderr, r1.stderr
     r2, t2 = _build(tmp_path / "s2", cwd=root)
     assert r2.returncode == 0 and "3 notebook(s) cached, executing 0" in r2.stderr, r2.stderr
-    nb = root / "nbs" / "14_cli.ipynb"; d = json.loads(nb.read_text())
+    nb = root / "nbs" / "cli.ipynb"; d = json.loads(nb.read_text())
     d["cells"].append({"cell_type": "markdown", "metadata": {}, "source": ["Edited for the cache test."]})
     nb.write_text(json.dumps(d))
     r3, t3 = _build(tmp_path / "s3", cwd=root)
-    assert r3.returncode == 0 and "2 notebook(s) cached, executing 1: 14_cli" in r3.stderr, r3.stderr
+    assert r3.returncode == 0 and "2 notebook(s) cached, executing 1: cli" in r3.stderr, r3.stderr
     assert "Edited for the cache test." in (tmp_path / "s3" / "cli.html").read_text()
     print(f"mini site: first build {t1:.1f}s, cached rebuild {t2:.1f}s, one notebook changed {t3:.1f}s")
 
 
 def test_failing_notebook_fails_the_build(tmp_path):
     import nbformat
-    from videolights.config import VideoLightsError
+    from videolights.core.errors import VideoLightsError
     from videolights.docs import build_docs
     _mini_root(tmp_path, [])
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Bad\n> fails"), nbformat.v4.new_code_cell("1/0")])

@@ -10,7 +10,7 @@ from test_train import TINY_BLOCKS   # the `tiny` preset's feature blocks, as te
 @pytest.fixture(scope="module")
 def ds_1s(tmp_path_factory):
     "8 train / 6 val synthetic queries in 1-s clips, with the `tiny` preset's feature blocks."
-    from videolights.synthetic import make_synthetic
+    from videolights.data.synthetic import make_synthetic
     return make_synthetic("small", out=tmp_path_factory.mktemp("ds") / "clip1", n_train=8, n_val=6, clip_len=1.0, **TINY_BLOCKS)
 
 
@@ -29,9 +29,10 @@ def _oracle(saliency):
 def test_trainer_evaluation_uses_clip_len(ds_1s):
     "A saliency aligned to 1-s clips scores HIT@1 = 100 in `train.evaluate` at data.clip_len=1; on 2-s clips it cannot."
     import torch
-    from videolights import train as T
-    from videolights.config import VideoLightsConfig, VideoLightsError
-    from videolights.eval import eval_submission, _gt_clip_scores
+    from videolights.train import loop as T
+    from videolights.core.config import VideoLightsConfig
+    from videolights.core.errors import VideoLightsError
+    from videolights.evaluation.metrics import eval_submission, _gt_clip_scores
     cfg = VideoLightsConfig.preset("tiny", "data.clip_len=1.0", "data.max_v_l=150")
     _, va, gt = T.load_splits(cfg, ds_1s)
     loader = T._loader(va, cfg, len(va), False)
@@ -50,7 +51,7 @@ def test_trainer_evaluation_uses_clip_len(ds_1s):
     with pytest.raises(VideoLightsError, match="clips of a"):
         eval_submission(recs, gt)
     # and the ground truth (record) carries the same 1-s labels as the training columns
-    from videolights.data import load_dataset
+    from videolights.data.store import load_dataset
     dd = load_dataset(ds_1s)
     for r in dd["val"]:
         g = json.loads(r["record"])
@@ -62,7 +63,8 @@ def test_cli_clip_len(tmp_path, videolights_cmd):
     "`videolights eval --clip-len 1` scores 1-s ground truth; a clip length <= 0 is a one-line error (exit 2)."
     import os, subprocess
     from pathlib import Path
-    from videolights.eval import load_jsonl, save_jsonl, _gt_clip_scores
+    from videolights.core.io import load_jsonl, save_jsonl
+    from videolights.evaluation.metrics import _gt_clip_scores
     root = Path(__file__).resolve().parents[1]
     gt = load_jsonl(root / "data/qvhighlights/highlight_val_release.jsonl")[:20]
     gt1 = [{**d, "relevant_clip_ids": [j for i in d["relevant_clip_ids"] for j in (2 * i, 2 * i + 1)],

@@ -1,4 +1,4 @@
-"""Parity of `videolights.eval` with the OFFICIAL evaluation scripts.
+"""Parity of `videolights.evaluation.metrics` with the OFFICIAL evaluation scripts.
 
 The fixtures in tests/fixtures/eval/ hold only the metrics that the official scripts printed (Moment-DETR
 `standalone_eval/eval.py` = `md_*`, the VideoLights variant = `vl_*`, the VideoLights TVSum / YouTube-HL loop = `hd_*`)
@@ -14,7 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 from eval_submissions import make_submission, make_charades_submission, make_hd_submission  # noqa: E402
-from videolights.eval import eval_submission, load_jsonl, hd_video_ap  # noqa: E402
+from videolights.evaluation.metrics import eval_submission, hd_video_ap
+from videolights.core.io import load_jsonl  # noqa: E402
 
 FIX = ROOT / "tests/fixtures/eval"
 TOL = 1e-4

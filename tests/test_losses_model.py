@@ -2,10 +2,11 @@
 parameters the original also leaves without a gradient."""
 import pytest
 import torch
-from videolights.config import VideoLightsConfig, VideoLightsError
-from videolights.losses import build_criterion
+from videolights.core.config import VideoLightsConfig
+from videolights.core.errors import VideoLightsError
+from videolights.criterion.losses import build_criterion
 
-model_mod = pytest.importorskip("videolights.model")
+model_mod = pytest.importorskip("videolights.model.videolights")
 
 
 def batch(cfg, B=3, Lv=12, Lt=5, seed=0):

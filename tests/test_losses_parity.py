@@ -1,4 +1,4 @@
-"""Parity of `videolights.losses` / `videolights.matcher` with the original VideoLights criterion.
+"""Parity of `videolights.criterion.losses` / `videolights.criterion.matcher` with the original VideoLights criterion.
 
 The fixtures in tests/fixtures/losses/ hold seeded random model outputs and targets (batch contract, padded videos of
 different lengths, padded text) for a QVHighlights-, a Charades-STA- and a TVSum-style batch, and the loss dict, weighted
@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from videolights.config import VideoLightsConfig
-from videolights.losses import build_criterion
+from videolights.core.config import VideoLightsConfig
+from videolights.criterion.losses import build_criterion
 
 FIX = Path(__file__).parent / "fixtures" / "losses"
 KINDS = ("qvhighlights", "charades", "tvsum")
@@ -52,6 +52,8 @@ def test_loss_dict_and_total(kind):
     for k, want in rec["losses"].items():
         np.testing.assert_allclose(losses[k].item(), want, atol=ATOL, rtol=RTOL, err_msg=k)
     np.testing.assert_allclose(crit.total(losses).item(), rec["total"], atol=ATOL, rtol=RTOL)
+    # the loss notebook's bound on the total: 1e-5 relative, absolute below 1
+    assert abs(crit.total(losses).item() - rec["total"]) <= 1e-5 * max(1, abs(rec["total"]))
 
 
 @pytest.mark.parametrize("kind", KINDS)

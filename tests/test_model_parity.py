@@ -1,22 +1,25 @@
-"""Parity of `videolights.model` with the original VideoLights code.
+"""Parity of `videolights.model.videolights` with the original VideoLights code.
 
 The fixtures in tests/fixtures/model/ were made by running the original code (github dpaul06/VideoLights @ 76308bb,
 only its hard-coded `.cuda()` changed, outside this repository) in eval mode on weights produced by `seeded_weights`
-below and exported with `videolights.convert.to_official`. Each file stores the inputs (float16, fed as float32 to
-both sides) and the original's outputs; the weights are rebuilt here from the seed, so no weights are stored.
+below and exported with `videolights.model.convert.to_official`. Each file stores the inputs (float16, fed as float32
+to both sides) and the original's outputs; the weights are rebuilt here from the seed, so no weights are stored.
+Generator (in this repository; the original's checkout is its argument), from the repository root:
+
+    .venv/bin/python tests/fixtures/model/make_fixtures.py --original /path/to/VideoLights
 """
 import json, zlib
 from pathlib import Path
 import pytest
 import torch
-from videolights.config import VideoLightsConfig
-from videolights.model import build_model
-from videolights.convert import to_official, official_key_to_ours
+from videolights.core.config import VideoLightsConfig
+from videolights.model.videolights import build_model
+from videolights.model.convert import to_official, official_key_to_ours
 
 FIX = Path(__file__).parent / "fixtures" / "model"
 ATOL = RTOL = 1e-5
 
-# name -> (preset, overrides); the fixture generator (outside the repo: /work/orig/model_parity/make_fixtures.py) ran the original on the same config
+# name -> (preset, overrides); tests/fixtures/model/make_fixtures.py --original PATH ran the original on these
 CASES = {
     "qvhl_full": ("qvhighlights", []),
     "small": ("tiny", ["model.hidden_dim=256", "model.nheads=8", "model.bicmf_layers=2", "model.enc_layers=1",
@@ -120,7 +123,7 @@ def test_parity_small(name):
 
 @pytest.mark.parametrize("switches", [["model.batched_neg_pass=true"], ["model.use_sdpa=true"],
                                       ["model.quirk_neg_full_decoder=false", "model.batched_neg_pass=true", "model.use_sdpa=true"],
-                                      # the switches are on by default (nbs/18_speed): this is the original's code path
+                                      # the switches are on by default (nbs/explanations/speed): this is the original's code path
                                       ["model.quirk_neg_full_decoder=true", "model.batched_neg_pass=false", "model.use_sdpa=false"],
                                       ["model.batched_neg_pass=false"], ["model.use_sdpa=false"]])
 def test_parity_speed_switches(switches):
@@ -159,7 +162,7 @@ def test_quirk_flags_change_outputs_vs_original():
 
 def test_from_official_roundtrip(tmp_path):
     "A synthetic 'official' checkpoint file (as the original trainer saves it) converts back and reproduces the outputs."
-    from videolights.convert import from_official, official_options
+    from videolights.model.convert import from_official, official_options
     t, meta = load_fixture("small")
     cfg = case_config("small")
     model = seeded_weights(build_model(cfg), cfg, meta["seed"]).eval()

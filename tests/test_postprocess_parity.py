@@ -1,4 +1,4 @@
-"""`videolights.postprocess.postprocess` reproduces the original inference post-processing record for record.
+"""`videolights.model.postprocess.postprocess` reproduces the original inference post-processing record for record.
 
 The fixture holds seeded random model outputs and the records that the ORIGINAL code (compute_mr_results'
 composition, PostProcessorDETR, post_processing_mr_nms with temporal_nms) made from them, run once outside the repo.
@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 import pytest
 import torch
-from videolights.config import VideoLightsConfig, override
-from videolights.postprocess import postprocess
+from videolights.core.config import VideoLightsConfig, override
+from videolights.model.postprocess import postprocess
 
 FIX = json.loads((Path(__file__).parent / "fixtures/eval/postprocess_original.json").read_text())
 

@@ -10,8 +10,8 @@ ENV = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MPLBACKEND=
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from videolights.inference import make_demo_checkpoint
-    from videolights.features import make_test_video
+    from videolights.testing.tiny import make_demo_checkpoint
+    from videolights.testing.tiny import make_test_video
     d = tmp_path_factory.mktemp("predict")
     ckpt = make_demo_checkpoint(d)
     video = make_test_video(d / "video.mp4", seconds=16, fps=4, size=32, seed=2)
@@ -42,7 +42,7 @@ def test_predict_video(setup, videolights_cmd):
                                           ("missing", "does not exist")])
 def test_predict_bad_input(setup, videolights_cmd, kind, needle):
     d, ckpt, video = setup
-    from videolights.features import make_test_video
+    from videolights.testing.tiny import make_test_video
     query = "a dog"
     if kind == "empty_query": query = " "
     elif kind == "zero_bytes": video = d / "zero.mp4"; video.write_bytes(b"")
@@ -58,9 +58,9 @@ def test_predict_bad_input(setup, videolights_cmd, kind, needle):
 def test_predict_slowfast_checkpoint_is_refused(tmp_path, setup, videolights_cmd):
     "A checkpoint trained on SlowFast features cannot run on a raw video; the message names the fix."
     import torch
-    from videolights.config import VideoLightsConfig
-    from videolights.model import build_model
-    from videolights.checkpoint import save_checkpoint
+    from videolights.core.config import VideoLightsConfig
+    from videolights.model.videolights import build_model
+    from videolights.model.checkpoint import save_checkpoint
     _, _, video = setup
     cfg = VideoLightsConfig.preset("tiny")
     torch.manual_seed(0)
@@ -73,8 +73,9 @@ def test_predict_slowfast_checkpoint_is_refused(tmp_path, setup, videolights_cmd
 def test_predict_dataset_then_eval(setup, videolights_cmd):
     "Features extracted from videos -> dataset -> `predict --dataset` -> `eval` reads the submission."
     d, ckpt, _ = setup
-    from videolights.features import FeatureExtractor, FEATURE_DIRS, make_test_video
-    from videolights.data import build_dataset
+    from videolights.apps.features import FeatureExtractor, FEATURE_DIRS
+    from videolights.testing.tiny import make_test_video
+    from videolights.data.store import build_dataset
     fm = json.loads((ckpt / "provenance.json").read_text())["extra"]["feature_models"]
     fx = FeatureExtractor(("clip", "blip"), models=fm, frame_size=32, device="cpu")
     vids = {f"v{i}": make_test_video(d / f"vids/v{i}.mp4", seconds=10, fps=4, size=32, seed=i) for i in range(2)}
@@ -101,9 +102,9 @@ def test_predict_dataset_then_eval(setup, videolights_cmd):
 def test_predict_default_models_offline_is_a_clear_error(tmp_path, setup, videolights_cmd):
     "A checkpoint on the official CLIP+BLIP-2 blocks uses the official model ids; offline and uncached, that is one clear line."
     import torch
-    from videolights.config import VideoLightsConfig
-    from videolights.model import build_model
-    from videolights.checkpoint import save_checkpoint
+    from videolights.core.config import VideoLightsConfig
+    from videolights.model.videolights import build_model
+    from videolights.model.checkpoint import save_checkpoint
     _, _, video = setup
     cfg = VideoLightsConfig.preset("tiny", 'data.video_blocks=[["clip",512],["blip",768]]', 'data.text_blocks=[["clip",512],["blip",768]]')
     torch.manual_seed(0)

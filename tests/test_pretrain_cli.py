@@ -10,8 +10,8 @@ ENV = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MPLBACKEND=
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    from videolights.pretrain import make_tiny_blip
-    from videolights.features import make_tiny_clip, make_tiny_blip2
+    from videolights.testing.tiny import make_tiny_blip
+    from videolights.testing.tiny import make_tiny_clip, make_tiny_blip2
     d = tmp_path_factory.mktemp("models")
     tb = make_tiny_blip(d)
     return ["--caption-model", tb["caption"], "--itm-model", tb["itm"], "--clip-model", str(make_tiny_clip(d / "clip")),
@@ -19,13 +19,13 @@ def models(tmp_path_factory):
 
 
 def _videos(d, n=3):
-    from videolights.features import make_test_video
+    from videolights.testing.tiny import make_test_video
     for i in range(n): make_test_video(d / f"vid{i}.mp4", seconds=10 + 4 * i, fps=4, size=32, seed=i)
     return d
 
 
 def _check_output(out, n_videos):
-    from videolights.data import load_dataset
+    from videolights.data.store import load_dataset
     recs = [json.loads(l) for l in (out / "pretrain.jsonl").read_text().splitlines()]
     dd = load_dataset(out / "dataset")
     assert len(dd["train"]) == len(recs) and len(dd["videos"]) == n_videos
@@ -47,7 +47,7 @@ def test_pretrain_data_cli_and_resume(tmp_path, models, videolights_cmd):
     assert len(recs) == 1 + 1 + 2  # round(10/10), round(14/10), round(18/10) windows
     # resume: finished videos are skipped (records untouched), a new one is processed
     mt = (out / "records" / "vid0.jsonl").stat().st_mtime_ns
-    from videolights.features import make_test_video
+    from videolights.testing.tiny import make_test_video
     make_test_video(vids / "new.mp4", seconds=10, fps=4, size=32, seed=9)
     r = subprocess.run(videolights_cmd + ["pretrain-data", "--videos", str(vids), "--out", str(out)] + models,
                        capture_output=True, text=True, env=ENV, timeout=600)

@@ -26,7 +26,7 @@ def test_unknown_command_is_an_error(videolights_cmd):
 
 def test_config_import_is_light():
     "Importing the config and the CLI must not import torch (heavy imports are lazy)."
-    code = "import sys, videolights.config, videolights.cli; print(json.dumps('torch' in sys.modules))"
+    code = "import sys, videolights.core.config, videolights.cli; print(json.dumps('torch' in sys.modules))"
     r = subprocess.run([sys.executable, "-c", "import json;" + code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) is False

@@ -14,7 +14,7 @@ CMD = [str(_EXE)] if _EXE.exists() else [sys.executable, "-c", "import sys; from
 @pytest.fixture(scope="session")
 def tiny_ds(tmp_path_factory):
     "48 train / 24 val synthetic queries with the `tiny` preset's feature blocks."
-    from videolights.synthetic import make_synthetic
+    from videolights.data.synthetic import make_synthetic
     return make_synthetic("small", out=tmp_path_factory.mktemp("ds") / "tiny", n_train=48, n_val=24, **TINY_BLOCKS)
 
 
@@ -52,9 +52,9 @@ def reference_run(tiny_ds, tmp_path_factory):
 
 def test_tiny_run_learns(reference_run, tiny_ds):
     "Loss falls and the best checkpoint beats the untrained model (same seed) on the official metrics."
-    from videolights.config import VideoLightsConfig
-    from videolights.model import build_model
-    from videolights import train as T
+    from videolights.core.config import VideoLightsConfig
+    from videolights.model.videolights import build_model
+    from videolights.train import loop as T
     from accelerate.utils import set_seed
     out = reference_run
     for f in ("config.json", "metrics.json", "log.jsonl", "training_curve.png", "train_summary.json", "best_val_preds.jsonl",
@@ -144,7 +144,7 @@ def test_unwritable_output_dir(tiny_ds, tmp_path, videolights_cmd):
 def nan_copy(ds, out):
     "A copy of `ds` whose video features are all NaN."
     import numpy as np
-    from videolights.data import load_dataset, save_dataset
+    from videolights.data.store import load_dataset, save_dataset
     dd = load_dataset(ds)
     dd["videos"] = dd["videos"].map(lambda r: {"v_slowfast": np.full_like(np.asarray(r["v_slowfast"], np.float32), np.nan)})
     return save_dataset(dd, out, {k: v for k, v in dd.manifest.items() if k not in ("splits", "n_videos", "complete", "format_version")})
@@ -165,7 +165,7 @@ def test_nan_loss_stops_and_keeps_last_good_state(tiny_ds, tmp_path, videolights
 
 def test_pretrain_then_finetune(tiny_ds, tmp_path, videolights_cmd):
     "`videolights pretrain` on a pretraining corpus, then `train --init-from` its best checkpoint."
-    from videolights.synthetic import make_synthetic
+    from videolights.data.synthetic import make_synthetic
     corpus = make_synthetic("small", out=tmp_path / "corpus", n_train=32, n_val=16, variant="pretrain", **TINY_BLOCKS)
     run(videolights_cmd, ["pretrain", "--preset", "tiny", "--dataset", str(corpus), "--output-dir", str(tmp_path / "pt"), "--set", "train.n_epoch=1"])
     assert (tmp_path / "pt" / "best" / "model.safetensors").exists()
@@ -203,7 +203,7 @@ TINY_MODEL = ["--set", "model.hidden_dim=32", "--set", "model.nheads=4", "--set"
 def tiny_tvsum(tmp_path_factory):
     "Two TVSum domains (real annotations: 4 train + 1 val video each) with random 24-d video and 16-d text features."
     import numpy as np
-    from videolights.data import read_jsonl, write_npz_layout, build_dataset
+    from videolights.data.store import read_jsonl, write_npz_layout, build_dataset
     root, rng = tmp_path_factory.mktemp("tvsum"), np.random.default_rng(0)
     data = Path(__file__).resolve().parents[1] / "data" / "tvsum"
     ann, recs = {}, []

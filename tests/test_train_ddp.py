@@ -18,7 +18,7 @@ def test_ddp_two_processes_match_accumulation(tmp_path):
     the halves (g0 / 2 + g1 / 2); both are exact power-of-two scalings, so in float32 they differ at most by the order of the
     all-reduce sum: we allow 1e-5 absolute on the weights after 12 steps and 0.01 (the rounding of the reported metrics) on metrics.
     (A 1-process run with one batch of 8 would differ: padding and the batch-global saliency normalisation depend on the batch.)"""
-    from videolights.synthetic import make_synthetic
+    from videolights.data.synthetic import make_synthetic
     ds = make_synthetic("small", out=tmp_path / "ds", n_train=48, n_val=24, **TINY_BLOCKS)
     common = ["--preset", "tiny", "--dataset", str(ds), "--set", "train.n_epoch=2", "--set", "train.bsz=8", *NODROP]
     r1 = subprocess.run(CMD + ["train", *common, "--set", "train.grad_accum=2", "--output-dir", str(tmp_path / "one")],

@@ -4,16 +4,16 @@ The fixtures in tests/fixtures/train_parity/ hold a case (preset, overrides, see
 trajectory (github dpaul06/VideoLights @ 76308bb, only its hard-coded `.cuda()` changed, run on CPU in eval mode outside
 this repository with its own model, criterion, optimizer construction and a step loop written after its train.py):
 per step the loss dict, the weighted total, the gradient norm before clipping, every Hungarian assignment and the
-parameters without a gradient. Weights (`videolights.parity.seeded_init`) and batches (`videolights.parity.parity_batches`,
-i.e. `videolights.batching.collate`) are rebuilt here from the seeds. See nbs/12a_train_parity.ipynb.
+parameters without a gradient. Weights (`videolights.testing.parity.seeded_init`) and batches (`videolights.testing.parity.parity_batches`,
+i.e. `videolights.data.batching.collate`) are rebuilt here from the seeds. See nbs/testing/00_parity.ipynb.
 
 The speed switches of the model (`model.batched_neg_pass`, `model.use_sdpa`) must reproduce the same trajectory: this is
 the proof that the speed-ups did not change training.
 """
 from pathlib import Path
 import pytest
-from videolights.config import ModelConfig
-from videolights.parity import load_fixture, run_case, compare_runs, case_config
+from videolights.core.config import ModelConfig
+from videolights.testing.parity import load_fixture, run_case, compare_runs, case_config
 
 FIX = Path(__file__).parent / "fixtures" / "train_parity"
 TOTAL_RTOL = 1e-4                 # the weighted total, every step
@@ -129,3 +129,10 @@ def test_comparison_detects_a_changed_loss():
     fix = load_fixture(FIX / "small.json")
     cmp = compare_runs(run_case(fix, "loss.hard_pos_neg_epoch_scaling=false", n_steps=6), fix["steps"])
     assert cmp[0]["total"] < 1e-6 and max(c["total"] for c in cmp[5:]) > 1e-3   # identical at epoch 0, off from epoch 1
+
+
+def test_label_quirk_off_moves_the_trajectory():
+    "A quirk switched off moves the trajectory away from the original's within two steps (shown in the parity notebook)."
+    fix = load_fixture(FIX / "small.json")
+    off = run_case(fix, "loss.quirk_label_plain_mean=false", n_steps=2)
+    assert max(c["total"] for c in compare_runs(off, fix["steps"])) > 1e-4

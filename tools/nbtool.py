@@ -1,7 +1,7 @@
 """Developer helper: round-trip notebooks through a plain-text "percent" draft.
 
-    python tools/nbtool.py py2nb draft.py nbs/01_spans.ipynb   # draft -> notebook (outputs dropped)
-    python tools/nbtool.py nb2py nbs/01_spans.ipynb draft.py   # notebook -> draft
+    python tools/nbtool.py py2nb draft.py nbs/core/03_spans.ipynb   # draft -> notebook (outputs dropped)
+    python tools/nbtool.py nb2py nbs/core/03_spans.ipynb draft.py   # notebook -> draft
 
 Draft format (jupytext "percent"): a line `# %%` starts a code cell, `# %% [markdown]` starts a markdown
 cell whose lines are commented with `# ` (the prefix is stripped). The notebook stays the source of truth;

@@ -6,6 +6,7 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 OMP_NUM_THR
 PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python )}
 BIN=$(dirname "$PY")
 "$PY" tools/make_readme.py --check
+"$BIN/ruff" check videolights   # the exported library: undefined / unused names (settings in pyproject.toml)
 "$BIN/nbdev_test" --flags slow --n_workers 1
 set +e
 "$PY" -m pytest -q tests/ "$@"

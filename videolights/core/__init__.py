@@ -1,0 +1,1 @@
+"""Foundations every other part uses: errors, files, the typed config, spans and provenance (no torch)."""

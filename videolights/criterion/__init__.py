@@ -1,0 +1,1 @@
+"""The Hungarian matcher and the training losses."""

@@ -1,0 +1,1 @@
+"""Feature datasets on disk, the embedded synthetic benchmark, and batching (never imports the model)."""

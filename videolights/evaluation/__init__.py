@@ -1,0 +1,1 @@
+"""The official QVHighlights / Charades-STA / TVSum / YouTube-Highlights metrics (numpy only, no torch)."""

@@ -1,0 +1,1 @@
+"""Ablation studies: grids of papermill notebooks, their runner and their reports."""

@@ -1,0 +1,1 @@
+"""The Accelerate training loop and one experiment as a function."""
