@@ -40,3 +40,14 @@ def test_environment_yml_mirrors_requirements(root):
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
     assert pip == reqs
     assert any(r.startswith("torch==") for r in reqs), "torch must be pinned in the same file"
+
+
+def test_missing_extra_is_one_line_naming_the_install(tmp_path):
+    "`videolights ablate` without the [studies] extra (seaborn blocked here) fails in one line that names the fix."
+    code = ("import sys; sys.modules['seaborn'] = None\n"
+            "from videolights.cli import main\n"
+            "sys.exit(main(['ablate', '--grid', 'ci', '--reports', sys.argv[1]]))")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "pip install 'videolights[studies]'" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr

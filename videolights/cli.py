@@ -32,7 +32,7 @@ COMMANDS = {  # name -> (function of this module, help)
 
 EXTRAS = {  # top-level module -> the extra of settings.ini that installs it
     "av": "video", "transformers": "video", "papermill": "studies", "nbformat": "studies", "seaborn": "studies",
-    "sphinx": "docs", "myst_nb": "docs", "furo": "docs",
+    "sphinx": "docs", "myst_nb": "docs", "furo": "docs", "nbclient": "docs", "nbdev": "docs", "execnb": "docs",
 }
 
 def missing_extra(module: str | None) -> str | None:
@@ -127,7 +127,7 @@ def data_command(argv=None) -> int:
         ann = dict(x.split("=", 1) if "=" in x else (_split_name(x), x) for x in a.annotations)
         if any(str(p).endswith(".txt") for p in ann.values()):   # Charades-STA TALL txt: durations from the csv, qids continue across splits
             if not a.charades_csv: raise VideoLightsError("Charades-STA .txt annotations need --charades-csv Charades_v1_{train,test}.csv")
-            import pandas as pd
+            import pandas as pd  # lazy: only `data info` prints a table
             dur = pd.concat([pd.read_csv(c, usecols=["id", "length"]) for c in a.charades_csv])
             tmpcsv = Path(a.out).parent / f".{Path(a.out).name}.durations.csv"; tmpcsv.parent.mkdir(parents=True, exist_ok=True)
             dur.to_csv(tmpcsv, index=False); q0 = 0

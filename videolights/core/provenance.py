@@ -34,6 +34,6 @@ def provenance() -> dict:
 # %% ../../nbs/core/04_provenance.ipynb #procstate-code
 def process_state():
     "Accelerate's `PartialState` for this process, honouring `ACCELERATE_USE_CPU` (as `Accelerator` does)."
-    from accelerate import PartialState
+    from accelerate import PartialState  # lazy: accelerate imports torch, and core never does
     from accelerate.utils import parse_flag_from_env
     return PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
