@@ -71,7 +71,6 @@ def main(argv=None) -> int:
     return int(rc or 0)
 
 # %% ../nbs/cli.ipynb #cc1
-# from evaluation.metrics
 def eval_command(argv=None) -> int:
     "`videolights eval`: evaluate a submission jsonl against a ground-truth jsonl."
     ap = argparse.ArgumentParser(prog="videolights eval", description="Evaluate a submission jsonl (official QVHighlights metrics and more).")
@@ -91,7 +90,6 @@ def eval_command(argv=None) -> int:
     return 0
 
 # %% ../nbs/cli.ipynb #cc2
-# from data.store
 def _split_name(p: str) -> str:
     n = Path(p).name.lower()
     for s in ("train", "val", "test"):
@@ -150,7 +148,6 @@ def data_command(argv=None) -> int:
     return 0
 
 # %% ../nbs/cli.ipynb #cc3
-# from model.convert
 def convert_command(argv:list[str]|None=None) -> int:
     "videolights convert: an original checkpoint file -> a videolights checkpoint directory (or back, `--to-official`)."
     from videolights.model.checkpoint import load_checkpoint, save_checkpoint  # lazy: torch only for this command
@@ -176,7 +173,6 @@ def convert_command(argv:list[str]|None=None) -> int:
     return 0
 
 # %% ../nbs/cli.ipynb #cc4
-# from train.loop
 def _train_parser(prog, pretrain=False):
     ap = argparse.ArgumentParser(prog=prog, description=("Pretrain on a (synthetic) query/saliency corpus" if pretrain else "Train VideoLights")
                                  + " with Accelerate (use `accelerate launch -m videolights.train ...` for several processes).")
@@ -221,7 +217,6 @@ def _train_main(argv, prog, pretrain=False) -> int:
     return 0
 
 # %% ../nbs/cli.ipynb #cc5
-# from train.loop
 def train_command(argv=None) -> int:
     "`videolights train`: train (or fine-tune with `--init-from`) and evaluate; writes checkpoints, metrics, log and plot."
     return _train_main(argv, "videolights train")
@@ -232,7 +227,6 @@ def pretrain_command(argv=None) -> int:
 
 
 # %% ../nbs/cli.ipynb #cc6
-# from apps.predictor
 def predict_command(argv=None) -> int:
     "`videolights predict`: moments and saliency for a video and a query, or a submission for a dataset split."
     from videolights.apps.predictor import Predictor, format_moments, plot_prediction, predict_dataset  # lazy: torch, transformers
@@ -265,7 +259,6 @@ def predict_command(argv=None) -> int:
     return 0
 
 # %% ../nbs/cli.ipynb #cc7
-# from apps.pretrain_data
 def pretrain_data_command(argv=None) -> int:
     "`videolights pretrain-data`: build a pretraining dataset from a folder of unlabelled videos."
     from videolights.apps.features import FEATURE_PRESETS  # lazy: torch, transformers only for this command
@@ -294,7 +287,6 @@ def pretrain_data_command(argv=None) -> int:
     return 0
 
 # %% ../nbs/cli.ipynb #cc8
-# from studies.runner
 def _seeds_arg(s: str):
     if "," in s: return [int(x) for x in s.split(",") if x.strip()]
     return int(s)
@@ -326,7 +318,6 @@ def ablate_command(argv=None) -> int:
     return 1 if out["failed"] else 0
 
 # %% ../nbs/cli.ipynb #cc9
-# from docs
 def docs_command(argv=None) -> int:
     "`videolights docs`: build the documentation site."
     from videolights.docs import build_docs  # lazy: sphinx only for this command
