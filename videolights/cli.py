@@ -14,8 +14,9 @@ from .core.provenance import process_state
 from .evaluation.metrics import DATASETS, EvalWarning, eval_submission, format_table
 
 # %% auto #0
-__all__ = ['COMMANDS', 'EXTRAS', 'missing_extra', 'main', 'eval_command', 'data_command', 'convert_command', 'train_command',
-           'pretrain_command', 'predict_command', 'pretrain_data_command', 'ablate_command', 'docs_command']
+__all__ = ['COMMANDS', 'EXTRAS', 'missing_extra', 'main', 'eval_command', 'data_command', 'convert_command',
+           'train_command', 'pretrain_command', 'predict_command', 'pretrain_data_command', 'ablate_command',
+           'docs_command']
 
 # %% ../nbs/cli.ipynb #d644fad6
 COMMANDS = {  # name -> (function of this module, help)
@@ -24,20 +25,34 @@ COMMANDS = {  # name -> (function of this module, help)
     "convert": ("convert_command", "convert official VideoLights checkpoints to this package and back (--to-official)"),
     "train": ("train_command", "train (fine-tune) a model with Accelerate"),
     "pretrain": ("pretrain_command", "pretrain on a synthetic query/saliency corpus"),
-    "pretrain-data": ("pretrain_data_command", "generate pretraining data from unlabelled videos (BLIP captions + ITM)"),
+    "pretrain-data": (
+        "pretrain_data_command",
+        "generate pretraining data from unlabelled videos (BLIP captions + ITM)",
+    ),
     "predict": ("predict_command", "predict moments and saliency for a video and a query"),
     "ablate": ("ablate_command", "run an ablation grid of papermill notebooks into reports/"),
     "docs": ("docs_command", "build the documentation site offline"),
 }
 
 EXTRAS = {  # top-level module -> the extra of settings.ini that installs it
-    "av": "video", "transformers": "video", "papermill": "studies", "nbformat": "studies", "seaborn": "studies",
-    "sphinx": "docs", "myst_nb": "docs", "furo": "docs", "nbclient": "docs", "nbdev": "docs", "execnb": "docs",
+    "av": "video",
+    "transformers": "video",
+    "papermill": "studies",
+    "nbformat": "studies",
+    "seaborn": "studies",
+    "sphinx": "docs",
+    "myst_nb": "docs",
+    "furo": "docs",
+    "nbclient": "docs",
+    "nbdev": "docs",
+    "execnb": "docs",
 }
+
 
 def missing_extra(module: str | None) -> str | None:
     "The extra that installs `module` (a dotted name counts by its top level), or None if it is not an optional one."
     return EXTRAS.get((module or "").split(".")[0])
+
 
 def _usage() -> str:
     lines = ["usage: videolights <command> [options]", "", "commands:"]
@@ -45,173 +60,326 @@ def _usage() -> str:
     lines += ["", "Run `videolights <command> --help` for the options of a command."]
     return "\n".join(lines)
 
+
 def main(argv=None) -> int:
     "Entry point of the `videolights` console script."
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
-        print(_usage()); return 0
+        print(_usage())
+        return 0
     if argv[0] in ("-V", "--version"):
-        from videolights import __version__; print(__version__); return 0
+        from videolights import __version__
+
+        print(__version__)
+        return 0
     cmd, rest = argv[0], argv[1:]
     if cmd not in COMMANDS:
-        print(f"videolights: unknown command {cmd!r}\n\n{_usage()}", file=sys.stderr); return 2
+        print(f"videolights: unknown command {cmd!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         rc = globals()[COMMANDS[cmd][0]](rest)
     except VideoLightsError as e:
-        print(f"videolights {cmd}: error: {e}", file=sys.stderr); return 2
+        print(f"videolights {cmd}: error: {e}", file=sys.stderr)
+        return 2
     except ModuleNotFoundError as e:
         extra = missing_extra(e.name)
-        if extra is None: raise
-        print(f"videolights {cmd}: error: needs {e.name!r}, part of the [{extra}] extra; "
-              f"install it with: pip install 'videolights[{extra}]'", file=sys.stderr)
+        if extra is None:
+            raise
+        print(
+            f"videolights {cmd}: error: needs {e.name!r}, part of the [{extra}] extra; "
+            f"install it with: pip install 'videolights[{extra}]'",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
-        print(f"videolights {cmd}: interrupted", file=sys.stderr); return 130
+        print(f"videolights {cmd}: interrupted", file=sys.stderr)
+        return 130
     return int(rc or 0)
 
 # %% ../nbs/cli.ipynb #cc1
 def eval_command(argv=None) -> int:
     "`videolights eval`: evaluate a submission jsonl against a ground-truth jsonl."
-    ap = argparse.ArgumentParser(prog="videolights eval", description="Evaluate a submission jsonl (official QVHighlights metrics and more).")
-    ap.add_argument("--submission", required=True, help="submission jsonl (qid, pred_relevant_windows, pred_saliency_scores)")
+    ap = argparse.ArgumentParser(
+        prog="videolights eval", description="Evaluate a submission jsonl (official QVHighlights metrics and more)."
+    )
+    ap.add_argument(
+        "--submission", required=True, help="submission jsonl (qid, pred_relevant_windows, pred_saliency_scores)"
+    )
     ap.add_argument("--gt", required=True, help="ground-truth jsonl in the official format")
     ap.add_argument("--dataset", default="qvhighlights", choices=DATASETS, help="benchmark (default: qvhighlights)")
-    ap.add_argument("--clip-len", type=float, default=2.0, help="seconds per clip of the saliency scores and relevant_clip_ids (default: 2)")
+    ap.add_argument(
+        "--clip-len",
+        type=float,
+        default=2.0,
+        help="seconds per clip of the saliency scores and relevant_clip_ids (default: 2)",
+    )
     ap.add_argument("--out", default=None, help="write the full metrics JSON here (atomically)")
     a = ap.parse_args(argv)
-    if not (a.clip_len > 0 and np.isfinite(a.clip_len)): raise VideoLightsError(f"--clip-len {a.clip_len} must be > 0 (seconds per clip; 2 on QVHighlights)")
+    if not (a.clip_len > 0 and np.isfinite(a.clip_len)):
+        raise VideoLightsError(f"--clip-len {a.clip_len} must be > 0 (seconds per clip; 2 on QVHighlights)")
     with warnings.catch_warnings():
         warnings.simplefilter("always", EvalWarning)
         warnings.showwarning = lambda msg, *args, **kw: print(f"warning: {msg}", file=sys.stderr)
         m = eval_submission(a.submission, a.gt, dataset=a.dataset, clip_len=a.clip_len)
     print(format_table(m))
-    if a.out: atomic_write_text(a.out, json.dumps(m, indent=4) + "\n"); print(f"wrote {a.out}")
+    if a.out:
+        atomic_write_text(a.out, json.dumps(m, indent=4) + "\n")
+        print(f"wrote {a.out}")
     return 0
 
 # %% ../nbs/cli.ipynb #cc2
 def _split_name(p: str) -> str:
     n = Path(p).name.lower()
     for s in ("train", "val", "test"):
-        if s in n: return s
+        if s in n:
+            return s
     raise VideoLightsError(f"cannot tell the split of {p}; write it as SPLIT=PATH")
+
 
 def data_command(argv=None) -> int:
     "`videolights data build|synth|info`."
-    from videolights.data.store import KINDS, build_dataset, read_charades_txt, read_manifest  # lazy: `datasets` only for this command
+    from videolights.data.store import (
+        KINDS,
+        build_dataset,
+        read_charades_txt,
+        read_manifest,
+    )  # lazy: `datasets` only for this command
     from videolights.data.synthetic import make_synthetic
+
     ap = argparse.ArgumentParser(prog="videolights data", description="build, synthesise or inspect feature datasets")
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build a dataset from the official npz feature layout")
     b.add_argument("--preset", default="qvhighlights", help="config preset naming the blocks and the kind")
     b.add_argument("--kind", default=None, choices=KINDS, help="annotation flavour (default: from the preset)")
-    b.add_argument("--video-feats", nargs="+", required=True); b.add_argument("--text-feats", nargs="+", required=True)
-    b.add_argument("--video-blocks", nargs="+"); b.add_argument("--text-blocks", nargs="+")
-    b.add_argument("--annotations", nargs="+", required=True, help="SPLIT=PATH (or PATH whose name contains train/val/test)")
-    b.add_argument("--out", required=True); b.add_argument("--feat-dtype", default="float32", choices=("float32", "float16"))
-    b.add_argument("--overwrite", action="store_true"); b.add_argument("--source", default=""); b.add_argument("--license", default="")
-    b.add_argument("--charades-csv", nargs="*", default=[], help="Charades csv file(s) with durations, for Charades-STA .txt annotations")
+    b.add_argument("--video-feats", nargs="+", required=True)
+    b.add_argument("--text-feats", nargs="+", required=True)
+    b.add_argument("--video-blocks", nargs="+")
+    b.add_argument("--text-blocks", nargs="+")
+    b.add_argument(
+        "--annotations", nargs="+", required=True, help="SPLIT=PATH (or PATH whose name contains train/val/test)"
+    )
+    b.add_argument("--out", required=True)
+    b.add_argument("--feat-dtype", default="float32", choices=("float32", "float16"))
+    b.add_argument("--overwrite", action="store_true")
+    b.add_argument("--source", default="")
+    b.add_argument("--license", default="")
+    b.add_argument(
+        "--charades-csv",
+        nargs="*",
+        default=[],
+        help="Charades csv file(s) with durations, for Charades-STA .txt annotations",
+    )
     s = sub.add_parser("synth", help="generate the embedded synthetic dataset")
-    s.add_argument("--out", required=True); s.add_argument("--preset", default="small", choices=("small", "full"))
-    s.add_argument("--sigma", type=float, default=None); s.add_argument("--seed", type=int, default=None)
-    s.add_argument("--clip-len", type=float, default=None); s.add_argument("--variant", default=None, choices=("standard", "pretrain"))
-    s.add_argument("--n-train", type=int, default=None); s.add_argument("--n-val", type=int, default=None)
-    s.add_argument("--feat-dtype", default="float32", choices=("float32", "float16")); s.add_argument("--overwrite", action="store_true")
-    i = sub.add_parser("info", help="print the manifest of a dataset"); i.add_argument("path")
+    s.add_argument("--out", required=True)
+    s.add_argument("--preset", default="small", choices=("small", "full"))
+    s.add_argument("--sigma", type=float, default=None)
+    s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--clip-len", type=float, default=None)
+    s.add_argument("--variant", default=None, choices=("standard", "pretrain"))
+    s.add_argument("--n-train", type=int, default=None)
+    s.add_argument("--n-val", type=int, default=None)
+    s.add_argument("--feat-dtype", default="float32", choices=("float32", "float16"))
+    s.add_argument("--overwrite", action="store_true")
+    i = sub.add_parser("info", help="print the manifest of a dataset")
+    i.add_argument("path")
     a = ap.parse_args(argv)
     if a.cmd == "build":
         cfg = VideoLightsConfig.preset(a.preset)
         kind = a.kind or {"windows": "charades"}.get(cfg.data.saliency, cfg.data.saliency)
         ann = dict(x.split("=", 1) if "=" in x else (_split_name(x), x) for x in a.annotations)
-        if any(str(p).endswith(".txt") for p in ann.values()):   # Charades-STA TALL txt: durations from the csv, qids continue across splits
-            if not a.charades_csv: raise VideoLightsError("Charades-STA .txt annotations need --charades-csv Charades_v1_{train,test}.csv")
+        if any(
+            str(p).endswith(".txt") for p in ann.values()
+        ):  # Charades-STA TALL txt: durations from the csv, qids continue across splits
+            if not a.charades_csv:
+                raise VideoLightsError("Charades-STA .txt annotations need --charades-csv Charades_v1_{train,test}.csv")
             import pandas as pd  # lazy: only `data info` prints a table
+
             dur = pd.concat([pd.read_csv(c, usecols=["id", "length"]) for c in a.charades_csv])
-            tmpcsv = Path(a.out).parent / f".{Path(a.out).name}.durations.csv"; tmpcsv.parent.mkdir(parents=True, exist_ok=True)
-            dur.to_csv(tmpcsv, index=False); q0 = 0
+            tmpcsv = Path(a.out).parent / f".{Path(a.out).name}.durations.csv"
+            tmpcsv.parent.mkdir(parents=True, exist_ok=True)
+            dur.to_csv(tmpcsv, index=False)
+            q0 = 0
             for s_, p in ann.items():
-                ann[s_] = read_charades_txt(p, tmpcsv, qid_start=q0); q0 += len(ann[s_])
+                ann[s_] = read_charades_txt(p, tmpcsv, qid_start=q0)
+                q0 += len(ann[s_])
             tmpcsv.unlink()
-        vn = a.video_blocks or ([n for n, _ in cfg.data.video_blocks] if len(cfg.data.video_blocks) == len(a.video_feats) else None)
-        tn = a.text_blocks or ([n for n, _ in cfg.data.text_blocks] if len(cfg.data.text_blocks) == len(a.text_feats) else None)
-        p = build_dataset(ann, a.video_feats, a.text_feats, a.out, vn, tn, kind=kind, feat_dtype=a.feat_dtype,
-                          source=a.source, license=a.license, overwrite=a.overwrite, clip_len=cfg.data.clip_len)
+        vn = a.video_blocks or (
+            [n for n, _ in cfg.data.video_blocks] if len(cfg.data.video_blocks) == len(a.video_feats) else None
+        )
+        tn = a.text_blocks or (
+            [n for n, _ in cfg.data.text_blocks] if len(cfg.data.text_blocks) == len(a.text_feats) else None
+        )
+        p = build_dataset(
+            ann,
+            a.video_feats,
+            a.text_feats,
+            a.out,
+            vn,
+            tn,
+            kind=kind,
+            feat_dtype=a.feat_dtype,
+            source=a.source,
+            license=a.license,
+            overwrite=a.overwrite,
+            clip_len=cfg.data.clip_len,
+        )
         print(f"wrote {p}")
     elif a.cmd == "synth":
-        kw = {k: v for k, v in dict(sigma=a.sigma, seed=a.seed, clip_len=a.clip_len, variant=a.variant,
-                                    n_train=a.n_train, n_val=a.n_val).items() if v is not None}
-        t = time.time(); p = make_synthetic(preset=a.preset, out=a.out, feat_dtype=a.feat_dtype, overwrite=a.overwrite, **kw)
+        kw = {
+            k: v
+            for k, v in dict(
+                sigma=a.sigma, seed=a.seed, clip_len=a.clip_len, variant=a.variant, n_train=a.n_train, n_val=a.n_val
+            ).items()
+            if v is not None
+        }
+        t = time.time()
+        p = make_synthetic(preset=a.preset, out=a.out, feat_dtype=a.feat_dtype, overwrite=a.overwrite, **kw)
         print(f"wrote {p} in {time.time() - t:.1f} s")
     else:
         m = read_manifest(a.path)
-        print(json.dumps({k: m[k] for k in ("name", "kind", "clip_len", "video_blocks", "text_blocks", "feat_dtype", "splits", "n_videos", "counts") if k in m}, indent=2))
+        print(
+            json.dumps(
+                {
+                    k: m[k]
+                    for k in (
+                        "name",
+                        "kind",
+                        "clip_len",
+                        "video_blocks",
+                        "text_blocks",
+                        "feat_dtype",
+                        "splits",
+                        "n_videos",
+                        "counts",
+                    )
+                    if k in m
+                },
+                indent=2,
+            )
+        )
     return 0
 
 # %% ../nbs/cli.ipynb #cc3
-def convert_command(argv:list[str]|None=None) -> int:
+def convert_command(argv: list[str] | None = None) -> int:
     "videolights convert: an original checkpoint file -> a videolights checkpoint directory (or back, `--to-official`)."
     from videolights.model.checkpoint import load_checkpoint, save_checkpoint  # lazy: torch only for this command
     from videolights.model.convert import from_official, load_official_file, official_options, to_official
-    p = argparse.ArgumentParser(prog="videolights convert", description="Convert a checkpoint of the original VideoLights code.")
-    p.add_argument("--checkpoint", required=True, help="the original's .ckpt file (dict with 'model' and 'opt'); "
-                                                       "with --to-official, our checkpoint directory")
-    p.add_argument("--out", required=True, help="output checkpoint directory; with --to-official, the .ckpt file to write")
-    p.add_argument("--to-official", action="store_true", help="write the original's {'model', 'opt', 'epoch'} file instead")
+
+    p = argparse.ArgumentParser(
+        prog="videolights convert", description="Convert a checkpoint of the original VideoLights code."
+    )
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        help="the original's .ckpt file (dict with 'model' and 'opt'); with --to-official, our checkpoint directory",
+    )
+    p.add_argument(
+        "--out", required=True, help="output checkpoint directory; with --to-official, the .ckpt file to write"
+    )
+    p.add_argument(
+        "--to-official", action="store_true", help="write the original's {'model', 'opt', 'epoch'} file instead"
+    )
     p.add_argument("--no-strict", action="store_true", help="load matching keys only (mismatches are logged)")
     a = p.parse_args(argv)
     if a.to_official:
         model, cfg, info = load_checkpoint(a.checkpoint)
         ep = info.get("provenance", {}).get("extra", {}).get("epoch")
         to_official(model, cfg, path=a.out, epoch=ep if isinstance(ep, int) else -1)
-        print(f"converted {a.checkpoint} -> {a.out} (the original's layout, dset_name {official_options(cfg).dset_name})")
+        print(
+            f"converted {a.checkpoint} -> {a.out} (the original's layout, dset_name {official_options(cfg).dset_name})"
+        )
         return 0
     model, cfg = from_official(a.checkpoint, strict=not a.no_strict)
     ck = load_official_file(a.checkpoint)
-    save_checkpoint(a.out, model, cfg, extra={"converted_from": str(Path(a.checkpoint).resolve()),
-                                               "epoch": ck.get("epoch") if isinstance(ck.get("epoch"), (int, float)) else None})
-    print(f"converted {a.checkpoint} -> {a.out} ({sum(p.numel() for p in model.parameters()):,} parameters, preset {cfg.preset})")
+    save_checkpoint(
+        a.out,
+        model,
+        cfg,
+        extra={
+            "converted_from": str(Path(a.checkpoint).resolve()),
+            "epoch": ck.get("epoch") if isinstance(ck.get("epoch"), (int, float)) else None,
+        },
+    )
+    print(
+        f"converted {a.checkpoint} -> {a.out} ({sum(p.numel() for p in model.parameters()):,} parameters, preset {cfg.preset})"
+    )
     return 0
 
 # %% ../nbs/cli.ipynb #cc4
 def _train_parser(prog, pretrain=False):
-    ap = argparse.ArgumentParser(prog=prog, description=("Pretrain on a (synthetic) query/saliency corpus" if pretrain else "Train VideoLights")
-                                 + " with Accelerate (use `accelerate launch -m videolights.train ...` for several processes).")
-    ap.add_argument("--preset", default="synthetic", help="config preset: qvhighlights charades tvsum youtube synthetic tiny")
+    ap = argparse.ArgumentParser(
+        prog=prog,
+        description=("Pretrain on a (synthetic) query/saliency corpus" if pretrain else "Train VideoLights")
+        + " with Accelerate (use `accelerate launch -m videolights.train ...` for several processes).",
+    )
+    ap.add_argument(
+        "--preset", default="synthetic", help="config preset: qvhighlights charades tvsum youtube synthetic tiny"
+    )
     ap.add_argument("--config", help="config JSON (replaces --preset)")
-    ap.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="config override (repeatable)")
-    ap.add_argument("--dataset", required=pretrain, help="dataset directory (default: the embedded synthetic dataset, built on first use)")
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="config override (repeatable)"
+    )
+    ap.add_argument(
+        "--dataset",
+        required=pretrain,
+        help="dataset directory (default: the embedded synthetic dataset, built on first use)",
+    )
     ap.add_argument("--output-dir", help="run directory (default: runs/<preset>)")
-    ap.add_argument("--resume", action="store_true", help="continue the run in --output-dir exactly where its saved state stopped")
+    ap.add_argument(
+        "--resume", action="store_true", help="continue the run in --output-dir exactly where its saved state stopped"
+    )
     ap.add_argument("--overwrite", action="store_true", help="replace a finished or interrupted run in --output-dir")
     ap.add_argument("--init-from", help="checkpoint directory to start from (fine-tuning after `videolights pretrain`)")
     ap.add_argument("--domain", help="TVSum / YouTube-HL domain (default: every domain, one run each)")
-    ap.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (train.max_steps; resume later with --resume)")
+    ap.add_argument(
+        "--max-steps",
+        type=int,
+        help="stop after this many optimizer steps (train.max_steps; resume later with --resume)",
+    )
     ap.add_argument("--seed", type=int, help="train.seed")
-    ap.add_argument("--save-every", type=int, default=0, help="also save the full training state every N optimizer steps")
+    ap.add_argument(
+        "--save-every", type=int, default=0, help="also save the full training state every N optimizer steps"
+    )
     return ap
+
 
 def _train_config(a) -> VideoLightsConfig:
     out = Path(a.output_dir) if a.output_dir else None
     if a.resume:
-        if out is None or not (out / "config.json").exists(): raise VideoLightsError(f"--resume needs --output-dir of a run holding config.json (got {out})")
+        if out is None or not (out / "config.json").exists():
+            raise VideoLightsError(f"--resume needs --output-dir of a run holding config.json (got {out})")
         bad = [s for s in a.set if not s.startswith("train.max_")]
-        if bad or a.config or a.seed is not None or a.domain: raise VideoLightsError(f"--resume continues the saved config of {out}; only --max-steps and --set train.max_* may change (got {bad or 'other options'})")
+        if bad or a.config or a.seed is not None or a.domain:
+            raise VideoLightsError(
+                f"--resume continues the saved config of {out}; only --max-steps and --set train.max_* may change (got {bad or 'other options'})"
+            )
         cfg = override(VideoLightsConfig.load(out / "config.json"), ["train.max_steps=-1"] + a.set)
     else:
         cfg = VideoLightsConfig.load(a.config) if a.config else VideoLightsConfig.preset(a.preset)
-        cfg = override(cfg, a.set + ([f"train.seed={a.seed}"] if a.seed is not None else []) + ([f"data.domain={json.dumps(a.domain)}"] if a.domain else []))
-    if a.max_steps is not None: cfg = override(cfg, [f"train.max_steps={a.max_steps}"])
+        cfg = override(
+            cfg,
+            a.set
+            + ([f"train.seed={a.seed}"] if a.seed is not None else [])
+            + ([f"data.domain={json.dumps(a.domain)}"] if a.domain else []),
+        )
+    if a.max_steps is not None:
+        cfg = override(cfg, [f"train.max_steps={a.max_steps}"])
     return cfg
+
 
 def _train_main(argv, prog, pretrain=False) -> int:
     from videolights.train.loop import check_output_dir, fit  # lazy: torch only for this command
+
     a = _train_parser(prog, pretrain).parse_args(argv)
     cfg = _train_config(a)
     out = Path(a.output_dir or f"runs/{'pretrain-' if pretrain else ''}{cfg.preset}")
     ps = process_state()
-    if ps.is_main_process: check_output_dir(out, a.resume, a.overwrite)
+    if ps.is_main_process:
+        check_output_dir(out, a.resume, a.overwrite)
     if a.overwrite and not a.resume and ps.is_main_process:
-        for p in ("state", "train_summary.json", "metrics.json", "log.jsonl"): (shutil.rmtree if (out / p).is_dir() else lambda q: q.unlink(missing_ok=True))(out / p)
+        for p in ("state", "train_summary.json", "metrics.json", "log.jsonl"):
+            (shutil.rmtree if (out / p).is_dir() else lambda q: q.unlink(missing_ok=True))(out / p)
     ps.wait_for_everyone()
     fit(cfg, out, a.dataset, a.resume, a.init_from, a.save_every)
     return 0
@@ -221,41 +389,67 @@ def train_command(argv=None) -> int:
     "`videolights train`: train (or fine-tune with `--init-from`) and evaluate; writes checkpoints, metrics, log and plot."
     return _train_main(argv, "videolights train")
 
+
 def pretrain_command(argv=None) -> int:
     "`videolights pretrain --dataset PATH`: the same loop on a pretraining corpus; fine-tune later with `train --init-from DIR/best`."
     return _train_main(argv, "videolights pretrain", pretrain=True)
 
-
 # %% ../nbs/cli.ipynb #cc6
 def predict_command(argv=None) -> int:
     "`videolights predict`: moments and saliency for a video and a query, or a submission for a dataset split."
-    from videolights.apps.predictor import Predictor, format_moments, plot_prediction, predict_dataset  # lazy: torch, transformers
-    ap = argparse.ArgumentParser(prog="videolights predict", description="predict moments and saliency with a VideoLights checkpoint")
-    ap.add_argument("video", nargs="?", help="video file"); ap.add_argument("query", nargs="?", help="text query")
+    from videolights.apps.predictor import (
+        Predictor,
+        format_moments,
+        plot_prediction,
+        predict_dataset,
+    )  # lazy: torch, transformers
+
+    ap = argparse.ArgumentParser(
+        prog="videolights predict", description="predict moments and saliency with a VideoLights checkpoint"
+    )
+    ap.add_argument("video", nargs="?", help="video file")
+    ap.add_argument("query", nargs="?", help="text query")
     ap.add_argument("--checkpoint", required=True, help="checkpoint directory (videolights.model.checkpoint)")
-    ap.add_argument("--plot", help="save a saliency plot (png)"); ap.add_argument("--json", help="save the record as JSON")
-    ap.add_argument("--top-k", type=int, default=10); ap.add_argument("--nms", type=float, default=None,
-                    help="NMS IoU threshold (default 0.7 for a video, off for a dataset; <0 disables)")
-    ap.add_argument("--clip-model"); ap.add_argument("--blip2-model"); ap.add_argument("--device")
+    ap.add_argument("--plot", help="save a saliency plot (png)")
+    ap.add_argument("--json", help="save the record as JSON")
+    ap.add_argument("--top-k", type=int, default=10)
+    ap.add_argument(
+        "--nms",
+        type=float,
+        default=None,
+        help="NMS IoU threshold (default 0.7 for a video, off for a dataset; <0 disables)",
+    )
+    ap.add_argument("--clip-model")
+    ap.add_argument("--blip2-model")
+    ap.add_argument("--device")
     ap.add_argument("--frame-size", type=int, default=224, help="decode size (224 as the original)")
-    ap.add_argument("--dataset", help="saved dataset (instead of VIDEO QUERY)"); ap.add_argument("--split", default="val")
+    ap.add_argument("--dataset", help="saved dataset (instead of VIDEO QUERY)")
+    ap.add_argument("--split", default="val")
     ap.add_argument("--out", help="submission jsonl to write (with --dataset)")
     a = ap.parse_args(argv)
     from transformers.utils import logging as hf_logging  # lazy: the [video] extra, only needed here
-    hf_logging.set_verbosity_error(); hf_logging.disable_progress_bar()  # a clean table on stdout, one-line errors
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()  # a clean table on stdout, one-line errors
     nms = None if a.nms is not None and a.nms < 0 else a.nms
     if a.dataset:
-        if a.video or a.query: raise VideoLightsError("give either VIDEO QUERY or --dataset, not both")
-        if not a.out: raise VideoLightsError("--dataset needs --out preds.jsonl")
+        if a.video or a.query:
+            raise VideoLightsError("give either VIDEO QUERY or --dataset, not both")
+        if not a.out:
+            raise VideoLightsError("--dataset needs --out preds.jsonl")
         recs = predict_dataset(a.checkpoint, a.dataset, a.split, a.out, device=a.device, nms_thd=a.nms)
-        print(f"wrote {len(recs)} predictions to {a.out}"); return 0
-    if not a.video or a.query is None: raise VideoLightsError("give VIDEO and QUERY (or --dataset PATH --out preds.jsonl)")
+        print(f"wrote {len(recs)} predictions to {a.out}")
+        return 0
+    if not a.video or a.query is None:
+        raise VideoLightsError("give VIDEO and QUERY (or --dataset PATH --out preds.jsonl)")
     fm = {k: v for k, v in (("clip", a.clip_model), ("blip", a.blip2_model)) if v}
     p = Predictor.from_checkpoint(a.checkpoint, device=a.device, feature_models=fm, frame_size=a.frame_size)
     rec = p.predict(a.query, video=a.video, nms_thd=0.7 if a.nms is None else nms, top_k=a.top_k)
     print(format_moments(rec, a.top_k))
-    if a.json: atomic_write_text(a.json, json.dumps(rec, indent=1) + "\n")
-    if a.plot: plot_prediction(rec, a.plot, p.cfg.data.clip_len)
+    if a.json:
+        atomic_write_text(a.json, json.dumps(rec, indent=1) + "\n")
+    if a.plot:
+        plot_prediction(rec, a.plot, p.cfg.data.clip_len)
     return 0
 
 # %% ../nbs/cli.ipynb #cc7
@@ -263,70 +457,124 @@ def pretrain_data_command(argv=None) -> int:
     "`videolights pretrain-data`: build a pretraining dataset from a folder of unlabelled videos."
     from videolights.apps.features import FEATURE_PRESETS  # lazy: torch, transformers only for this command
     from videolights.apps.pretrain_data import CAPTION_MODEL, ITM_MODEL, generate_pretrain_data
-    ap = argparse.ArgumentParser(prog="videolights pretrain-data", description=__doc__ or "generate pretraining data from unlabelled videos")
+
+    ap = argparse.ArgumentParser(
+        prog="videolights pretrain-data", description=__doc__ or "generate pretraining data from unlabelled videos"
+    )
     ap.add_argument("--videos", required=True, help="folder of videos (mp4, mkv, webm, avi, mov)")
     ap.add_argument("--out", required=True, help="output folder (records/, features/, pretrain.jsonl, dataset/)")
-    ap.add_argument("--caption-model", default=CAPTION_MODEL); ap.add_argument("--itm-model", default=ITM_MODEL)
+    ap.add_argument("--caption-model", default=CAPTION_MODEL)
+    ap.add_argument("--itm-model", default=ITM_MODEL)
     ap.add_argument("--clip-model", default=None, help="CLIP id or dir (default openai/clip-vit-base-patch32)")
     ap.add_argument("--blip2-model", default=None, help="BLIP-2 id or dir (default Salesforce/blip2-itm-vit-g)")
     ap.add_argument("--blocks", default="clip_blip", choices=sorted(FEATURE_PRESETS), help="feature blocks to extract")
     ap.add_argument("--window", type=float, default=10.0, help="seconds per captioned window (the original: 10)")
-    ap.add_argument("--clip-len", type=float, default=2.0); ap.add_argument("--frame-size", type=int, default=224)
+    ap.add_argument("--clip-len", type=float, default=2.0)
+    ap.add_argument("--frame-size", type=int, default=224)
     ap.add_argument("--max-duration", type=float, default=500.0, help="skip longer videos (the original: 500 s)")
     ap.add_argument("--device", default=None, help="device (default: the one Accelerate assigns to this process)")
     ap.add_argument("--no-build", action="store_true", help="stop after pretrain.jsonl + features")
     a = ap.parse_args(argv)
     from transformers.utils import logging as hf_logging  # lazy: the [video] extra, only needed here
-    hf_logging.set_verbosity_error(); hf_logging.disable_progress_bar()
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     blocks = FEATURE_PRESETS[a.blocks]
     fm = {k: v for k, v in (("clip", a.clip_model), ("blip", a.blip2_model)) if v and k in blocks}
-    p = generate_pretrain_data(a.videos, a.out, caption_model=a.caption_model, itm_model=a.itm_model, feature_models=fm,
-                               blocks=blocks, window=a.window, clip_len=a.clip_len, frame_size=a.frame_size,
-                               max_duration=a.max_duration, device=a.device, build=not a.no_build)
-    if process_state().is_main_process: print(f"pretraining data: {p}")
+    p = generate_pretrain_data(
+        a.videos,
+        a.out,
+        caption_model=a.caption_model,
+        itm_model=a.itm_model,
+        feature_models=fm,
+        blocks=blocks,
+        window=a.window,
+        clip_len=a.clip_len,
+        frame_size=a.frame_size,
+        max_duration=a.max_duration,
+        device=a.device,
+        build=not a.no_build,
+    )
+    if process_state().is_main_process:
+        print(f"pretraining data: {p}")
     return 0
 
 # %% ../nbs/cli.ipynb #cc8
 def _seeds_arg(s: str):
-    if "," in s: return [int(x) for x in s.split(",") if x.strip()]
+    if "," in s:
+        return [int(x) for x in s.split(",") if x.strip()]
     return int(s)
+
 
 def ablate_command(argv=None) -> int:
     "Entry point of `videolights ablate`."
     from videolights.studies.grid import expand, load_grid  # lazy: papermill, pandas only for this command
     from videolights.studies.runner import ablate, is_done
-    ap = argparse.ArgumentParser(prog="videolights ablate", description="Run an ablation grid of papermill notebooks into reports/.")
+
+    ap = argparse.ArgumentParser(
+        prog="videolights ablate", description="Run an ablation grid of papermill notebooks into reports/."
+    )
     ap.add_argument("--grid", required=True, help="grid YAML, e.g. videolights/studies/grids/component.yaml")
-    ap.add_argument("--dataset", default=None, help="saved dataset to run on (default: the grid's, else the embedded synthetic one)")
-    ap.add_argument("--seeds", type=_seeds_arg, default=None, help="number of seeds (0..n-1) or a comma list (default: the grid's)")
+    ap.add_argument(
+        "--dataset", default=None, help="saved dataset to run on (default: the grid's, else the embedded synthetic one)"
+    )
+    ap.add_argument(
+        "--seeds", type=_seeds_arg, default=None, help="number of seeds (0..n-1) or a comma list (default: the grid's)"
+    )
     ap.add_argument("--jobs", type=int, default=1, help="notebooks executed in parallel (separate processes)")
     ap.add_argument("--reports", default="reports", help="reports root folder (default: reports)")
     ap.add_argument("--force", action="store_true", help="re-run runs that are already done")
     ap.add_argument("--report-only", action="store_true", help="only re-render the report from finished runs")
     ap.add_argument("--dry-run", action="store_true", help="validate the grid and list the runs, run nothing")
-    ap.add_argument("--prune", action="store_true", help="delete run folders of the study that are not runs of this grid (earlier settings)")
+    ap.add_argument(
+        "--prune",
+        action="store_true",
+        help="delete run folders of the study that are not runs of this grid (earlier settings)",
+    )
     a = ap.parse_args(argv)
-    if a.jobs < 1: raise VideoLightsError(f"--jobs={a.jobs} must be >= 1")
+    if a.jobs < 1:
+        raise VideoLightsError(f"--jobs={a.jobs} must be >= 1")
     if a.dry_run:
-        g = load_grid(a.grid, seeds=a.seeds, dataset=a.dataset); sd = Path(a.reports) / g.study
-        for r in expand(g): print(f"{r.run_id}  {'done' if is_done(sd, r) else 'todo'}  {r.arm}  seed={r.seed}")
+        g = load_grid(a.grid, seeds=a.seeds, dataset=a.dataset)
+        sd = Path(a.reports) / g.study
+        for r in expand(g):
+            print(f"{r.run_id}  {'done' if is_done(sd, r) else 'todo'}  {r.arm}  seed={r.seed}")
         return 0
-    out = ablate(a.grid, dataset=a.dataset, seeds=a.seeds, jobs=a.jobs, reports=a.reports, force=a.force, report_only=a.report_only,
-                 prune=a.prune)
+    out = ablate(
+        a.grid,
+        dataset=a.dataset,
+        seeds=a.seeds,
+        jobs=a.jobs,
+        reports=a.reports,
+        force=a.force,
+        report_only=a.report_only,
+        prune=a.prune,
+    )
     print(f"report: {out['readme']}")
-    for r in out["failed"]: print(f"FAILED {r['arm']} seed={r['seed']}: {r['error']} (executed notebook: {r['executed_notebook']})", file=sys.stderr)
+    for r in out["failed"]:
+        print(
+            f"FAILED {r['arm']} seed={r['seed']}: {r['error']} (executed notebook: {r['executed_notebook']})",
+            file=sys.stderr,
+        )
     return 1 if out["failed"] else 0
 
 # %% ../nbs/cli.ipynb #cc9
 def docs_command(argv=None) -> int:
     "`videolights docs`: build the documentation site."
     from videolights.docs import build_docs  # lazy: sphinx only for this command
-    ap = argparse.ArgumentParser(prog="videolights docs", description="Execute nbs/ (cached) and build the offline documentation site.")
+
+    ap = argparse.ArgumentParser(
+        prog="videolights docs", description="Execute nbs/ (cached) and build the offline documentation site."
+    )
     ap.add_argument("--output-dir", default=None, help="where the site goes (default: <repo>/_site)")
-    ap.add_argument("--cache-dir", default=None, help="executed notebooks and Sphinx source (default: <repo>/.cache/docs)")
+    ap.add_argument(
+        "--cache-dir", default=None, help="executed notebooks and Sphinx source (default: <repo>/.cache/docs)"
+    )
     ap.add_argument("--root", default=None, help="repository root (default: found from the current folder)")
     ap.add_argument("--jobs", type=int, default=2, help="notebooks executed in parallel")
-    ap.add_argument("--flags", nargs="*", default=[], help="test flags to run too, e.g. `slow` (default: skip tst_flags cells)")
+    ap.add_argument(
+        "--flags", nargs="*", default=[], help="test flags to run too, e.g. `slow` (default: skip tst_flags cells)"
+    )
     ap.add_argument("--fresh", action="store_true", help="re-execute every notebook, ignoring the cache")
     ap.add_argument("--strict", action="store_true", help="fail on Sphinx warnings")
     a = ap.parse_args(argv)
@@ -335,6 +583,7 @@ def docs_command(argv=None) -> int:
     return 0
 
 # %% ../nbs/cli.ipynb #ccmain
-if __name__ == "__main__" and "__file__" in globals():  # `accelerate launch -m videolights.cli train ...` (not in a notebook)
+if (
+    __name__ == "__main__" and "__file__" in globals()
+):  # `accelerate launch -m videolights.cli train ...` (not in a notebook)
     sys.exit(main())
-

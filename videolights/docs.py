@@ -15,26 +15,43 @@ from .core.io import atomic_write_text
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'SECTIONS', 'doc_name', 'list_notebooks', 'cell_directives', 'skip_cell', 'execute_notebook', 'nb_hash',
-           'execute_all', 'fix_markdown', 'doc_md', 'notebook_page', 'config_reference_md', 'api_reference_md',
-           'write_source', 'localize_links', 'find_root', 'build_docs']
+__all__ = ['log', 'SECTIONS', 'doc_name', 'list_notebooks', 'cell_directives', 'skip_cell', 'execute_notebook',
+           'nb_hash', 'execute_all', 'fix_markdown', 'doc_md', 'notebook_page', 'config_reference_md',
+           'api_reference_md', 'write_source', 'localize_links', 'find_root', 'build_docs']
 
 # %% ../nbs/docs.ipynb #c0006
 def doc_name(nb_path) -> str:
     "Page name of a notebook: its stem without the number prefix (`00_config` -> `config`)."
     return re.sub(r"^\d+[a-z]?_", "", Path(nb_path).stem)
 
-SECTIONS = ("core", "data", "model", "criterion", "evaluation", "train", "apps", "studies", "testing", "", "explanations")
+
+SECTIONS = (
+    "core",
+    "data",
+    "model",
+    "criterion",
+    "evaluation",
+    "train",
+    "apps",
+    "studies",
+    "testing",
+    "",
+    "explanations",
+)
+
 
 def list_notebooks(nbs_path) -> list[Path]:
     "The notebooks of the site in order: `index.ipynb`, then each subpackage's folder in `SECTIONS` order, by name."
     root = Path(nbs_path)
-    nbs = [p for p in root.rglob("*.ipynb") if not any(part.startswith(("_", ".")) for part in p.relative_to(root).parts)]
+    nbs = [
+        p for p in root.rglob("*.ipynb") if not any(part.startswith(("_", ".")) for part in p.relative_to(root).parts)
+    ]
+
     def key(p):
         folder = p.parent.relative_to(root).as_posix().replace(".", "")
         return (p.stem != "index", SECTIONS.index(folder) if folder in SECTIONS else len(SECTIONS), p.name)
-    return sorted(nbs, key=key)
 
+    return sorted(nbs, key=key)
 
 # %% ../nbs/docs.ipynb #c0009
 def cell_directives(src: str) -> dict:
@@ -42,11 +59,15 @@ def cell_directives(src: str) -> dict:
     d = {}
     for line in src.splitlines():
         s = line.strip()
-        if not s: continue
-        if not s.startswith("#|"): break
+        if not s:
+            continue
+        if not s.startswith("#|"):
+            break
         k, _, v = s[2:].strip().partition(" ")
-        if k: d[k] = v.strip()
+        if k:
+            d[k] = v.strip()
     return d
+
 
 def skip_cell(src: str, skip_flags=("slow", "notest")) -> bool:
     "True if a code cell must not run: `eval: false`, or a flag in `skip_flags`."
@@ -59,22 +80,33 @@ def execute_notebook(src, dst, skip_flags=("slow", "notest"), timeout: int = 120
     import nbformat  # lazy: the [studies]/[docs] extras, only needed here
     from nbclient import NotebookClient  # lazy: the [docs] extra, only needed here
     from nbclient.exceptions import CellExecutionError, CellTimeoutError  # lazy: the [docs] extra, only needed here
+
     src, dst = Path(src), Path(dst)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", nbformat.warnings.MissingIDFieldWarning)
         nb = nbformat.read(src, as_version=4)
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", PYDEVD_DISABLE_FILE_VALIDATION="1")
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(src.parent)}})
+    env.update(
+        HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", PYDEVD_DISABLE_FILE_VALIDATION="1"
+    )
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(src.parent)}}
+    )
     with client.setup_kernel(env=env, stderr=subprocess.DEVNULL):  # kernel log noise; cell errors arrive as outputs
         for i, cell in enumerate(nb.cells):
-            if cell.cell_type != "code": continue
-            if skip_cell(cell.source, skip_flags): cell.outputs = []; continue
-            try: client.execute_cell(cell, i)
+            if cell.cell_type != "code":
+                continue
+            if skip_cell(cell.source, skip_flags):
+                cell.outputs = []
+                continue
+            try:
+                client.execute_cell(cell, i)
             except (CellExecutionError, CellTimeoutError) as e:
                 what = (f"{e.ename}: {e.evalue}" if hasattr(e, "ename") else str(e).splitlines()[0])[:300]
-                raise VideoLightsError(f"notebook {src.name} failed to execute (cell {i}): {what}; "
-                                       f"run `nbdev_test --path {src}` to see the traceback") from None
+                raise VideoLightsError(
+                    f"notebook {src.name} failed to execute (cell {i}): {what}; "
+                    f"run `nbdev_test --path {src}` to see the traceback"
+                ) from None
     dst.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(dst, nbformat.writes(nb))
     return dst
@@ -82,61 +114,92 @@ def execute_notebook(src, dst, skip_flags=("slow", "notest"), timeout: int = 120
 # %% ../nbs/docs.ipynb #c0014
 def nb_hash(path, skip_flags=()) -> str:
     "SHA-256 of a notebook file plus the skipped flags: the key of its executed copy."
-    h = hashlib.sha256(Path(path).read_bytes()); h.update(repr(sorted(skip_flags)).encode())
+    h = hashlib.sha256(Path(path).read_bytes())
+    h.update(repr(sorted(skip_flags)).encode())
     return h.hexdigest()[:20]
+
 
 def execute_all(nbs: list, cache_dir, skip_flags=("slow", "notest"), jobs: int = 2, fresh: bool = False) -> dict:
     "Executed copy (cached by content hash) of each notebook: `{notebook path: executed path}`."
-    cache = Path(cache_dir) / "executed"; cache.mkdir(parents=True, exist_ok=True)
+    cache = Path(cache_dir) / "executed"
+    cache.mkdir(parents=True, exist_ok=True)
     out = {nb: cache / f"{nb.stem}-{nb_hash(nb, skip_flags)}.ipynb" for nb in nbs}
     todo = [nb for nb in nbs if fresh or not out[nb].exists()]
-    log.info(f"docs: {len(nbs) - len(todo)} notebook(s) cached, executing {len(todo)}: {' '.join(p.stem for p in todo)}")
+    log.info(
+        f"docs: {len(nbs) - len(todo)} notebook(s) cached, executing {len(todo)}: {' '.join(p.stem for p in todo)}"
+    )
+
     def run(nb):
         t = time.time()
-        try: execute_notebook(nb, out[nb], skip_flags)
-        except VideoLightsError as e: return str(e)
+        try:
+            execute_notebook(nb, out[nb], skip_flags)
+        except VideoLightsError as e:
+            return str(e)
         log.info(f"docs: executed {nb.name} in {time.time() - t:.1f}s")
         for old in cache.glob(f"{nb.stem}-*.ipynb"):
-            if old != out[nb]: old.unlink()
-    with ThreadPoolExecutor(max(1, jobs)) as ex: errors = [e for e in ex.map(run, todo) if e]
-    if errors: raise VideoLightsError(f"{len(errors)} notebook(s) failed to execute: " + " | ".join(errors))
+            if old != out[nb]:
+                old.unlink()
+
+    with ThreadPoolExecutor(max(1, jobs)) as ex:
+        errors = [e for e in ex.map(run, todo) if e]
+    if errors:
+        raise VideoLightsError(f"{len(errors)} notebook(s) failed to execute: " + " | ".join(errors))
     return out
 
 # %% ../nbs/docs.ipynb #c0018
 _SRC_LINK = re.compile(r"\[source\]\(([^)\s]*)\)\{[^}]*\}")
 _ROOT_HR = re.compile(r"\A\s*---\s*\n")
 
+
 def fix_markdown(md: str) -> str:
     "Quarto-flavoured markdown from nbdev (show_doc output, links) made MyST-safe."
     md = _ROOT_HR.sub("", md)
-    return _SRC_LINK.sub(lambda m: f'<a href="{m[1].replace("#LNone", "")}" class="vl-source" '
-                                   'style="float:right; font-size:smaller">source</a>', md)
+    return _SRC_LINK.sub(
+        lambda m: (
+            f'<a href="{m[1].replace("#LNone", "")}" class="vl-source" '
+            'style="float:right; font-size:smaller">source</a>'
+        ),
+        md,
+    )
+
 
 def doc_md(obj) -> str:
     "nbdev's `show_doc` markdown for `obj`, or a plain signature and docstring when its annotations cannot be evaluated."
     from nbdev.showdoc import show_doc  # lazy: a developer tool, only needed here
-    try: return fix_markdown(show_doc(obj, title_level=3)._repr_markdown_())
+
+    try:
+        return fix_markdown(show_doc(obj, title_level=3)._repr_markdown_())
     except Exception:
         name = getattr(obj, "__qualname__", getattr(obj, "__name__", repr(obj)))
-        try: sig = str(inspect.signature(obj))
-        except (TypeError, ValueError): sig = "(...)"
+        try:
+            sig = str(inspect.signature(obj))
+        except (TypeError, ValueError):
+            sig = "(...)"
         doc = (inspect.getdoc(obj) or "").split("\n")[0]
         return f"### {name}\n\n```python\n{name}{sig}\n```\n\n" + (f"*{doc}*\n" if doc else "")
+
 
 def _show_doc_proc():
     from nbdev.process import Processor  # lazy: a developer tool, only needed here
     from nbdev.processors import _default_exp  # lazy: a developer tool, only needed here
+
     class eval_show_docs(Processor):
         "Render nbdev's added `show_doc(name)` cells from the exported module's namespace."
+
         def begin(self):
             mod = _default_exp(self.nb)
             self.ns = dict(vars(importlib.import_module(f"videolights.{mod}"))) if mod else {}
+
         def cell(self, cell):
-            if not getattr(cell, "has_sd", False): return
+            if not getattr(cell, "has_sd", False):
+                return
             m = re.search(r"show_doc\((.+)\)\s*$", cell.source.strip())
-            try: md = doc_md(eval(m[1], self.ns))
-            except Exception: md = None  # defined outside the default module: no entry rather than a wrong one
+            try:
+                md = doc_md(eval(m[1], self.ns))
+            except Exception:
+                md = None  # defined outside the default module: no entry rather than a wrong one
             cell.outputs = [dict(output_type="display_data", metadata={}, data={"text/markdown": md})] if md else []
+
     return eval_show_docs
 
 # %% ../nbs/docs.ipynb #c0019
@@ -147,85 +210,161 @@ def notebook_page(executed) -> str:
     from nbdev import processors as P  # lazy: a developer tool, only needed here
     from nbdev.frontmatter import FrontmatterProc  # lazy: a developer tool, only needed here
     from nbdev.process import NBProcessor  # lazy: a developer tool, only needed here
+
     nb = read_nb(executed)
-    procs = [FrontmatterProc, P.populate_language, P.add_show_docs, P.strip_ansi, P.hide_line, P.filter_stream_,
-             P.rm_header_dash, P.clean_show_doc, _show_doc_proc(), P.rm_export, P.clean_magics, P.hide_, P.add_links,
-             P.mv_exports, P.strip_hidden_metadata]
+    procs = [
+        FrontmatterProc,
+        P.populate_language,
+        P.add_show_docs,
+        P.strip_ansi,
+        P.hide_line,
+        P.filter_stream_,
+        P.rm_header_dash,
+        P.clean_show_doc,
+        _show_doc_proc(),
+        P.rm_export,
+        P.clean_magics,
+        P.hide_,
+        P.add_links,
+        P.mv_exports,
+        P.strip_hidden_metadata,
+    ]
     NBProcessor(nb=nb, procs=procs).process()
     cells = []
     for c in nb.cells:
-        if "source" not in c: continue
+        if "source" not in c:
+            continue
         src = "".join(c.source) if isinstance(c.source, list) else c.source
         if c.cell_type == "raw" and src.lstrip().startswith("---"):  # front matter -> title + subtitle
             fm = yaml.safe_load(src.strip().strip("-")) or {}
-            c.cell_type, src = "markdown", f"# {fm.get('title', 'Untitled')}" + (f"\n\n> {fm['description']}" if fm.get("description") else "")
-        elif c.cell_type == "markdown": src = fix_markdown(src)
+            c.cell_type, src = (
+                "markdown",
+                f"# {fm.get('title', 'Untitled')}" + (f"\n\n> {fm['description']}" if fm.get("description") else ""),
+            )
+        elif c.cell_type == "markdown":
+            src = fix_markdown(src)
         elif c.cell_type == "code":
             d = cell_directives(src)
-            if d.get("include:") == "false": continue
+            if d.get("include:") == "false":
+                continue
             tags = ["remove-input"] * (d.get("echo:") == "false") + ["remove-output"] * (d.get("output:") == "false")
             c.metadata = {"tags": tags} if tags else {}
             src = "\n".join(l for l in src.splitlines() if not l.strip().startswith("#|")).strip("\n")
             for o in c.get("outputs", []):
                 md = o.get("data", {}).get("text/markdown")
-                if md is not None: o["data"]["text/markdown"] = fix_markdown("".join(md) if isinstance(md, list) else md)
+                if md is not None:
+                    o["data"]["text/markdown"] = fix_markdown("".join(md) if isinstance(md, list) else md)
         keep = ("cell_type", "id", "metadata", "outputs", "execution_count", "attachments")
         cells.append({k: (c.metadata if k == "metadata" else c[k]) for k in keep if k in c} | {"source": src})
-    page = nbformat.from_dict({"cells": cells, "nbformat": 4, "nbformat_minor": 5, "metadata": {
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}, "language_info": {"name": "python"}}})
+    page = nbformat.from_dict(
+        {
+            "cells": cells,
+            "nbformat": 4,
+            "nbformat_minor": 5,
+            "metadata": {
+                "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                "language_info": {"name": "python"},
+            },
+        }
+    )
     for c in page.cells:
-        if c.cell_type != "code": c.pop("outputs", None); c.pop("execution_count", None)
+        if c.cell_type != "code":
+            c.pop("outputs", None)
+            c.pop("execution_count", None)
     return nbformat.writes(page, version=4)
 
 # %% ../nbs/docs.ipynb #c0022
 def _cell(v) -> str:
     "A config value as a table cell: feature blocks as `name dim + ...`, everything else as code."
-    if isinstance(v, tuple) and v and all(isinstance(b, tuple) and len(b) == 2 for b in v): return " + ".join(f"{n} {d}" for n, d in v)
+    if isinstance(v, tuple) and v and all(isinstance(b, tuple) and len(b) == 2 for b in v):
+        return " + ".join(f"{n} {d}" for n, d in v)
     return "`" + (repr(v) if isinstance(v, str) else json.dumps(v)).replace("|", "\\|") + "`"
 
-def _esc(s) -> str: return str(s or "").replace("|", "\\|").replace("$", "\\$")
+
+def _esc(s) -> str:
+    return str(s or "").replace("|", "\\|").replace("$", "\\$")
+
 
 def config_reference_md(presets=PRESETS) -> str:
     "Markdown page: every `VideoLightsConfig` field with its type, meaning and value in each preset."
     from fastcore.docments import docments  # lazy: a developer tool, only needed here
+
     cfgs = {p: VideoLightsConfig.preset(p) for p in presets}
-    out = ["# Configuration reference", "",
-           "> Every field of `VideoLightsConfig`, its meaning and its value in each preset "
-           "(`VideoLightsConfig.preset(name, 'section.field=value', ...)`; bold: differs from `qvhighlights`).", ""]
+    out = [
+        "# Configuration reference",
+        "",
+        "> Every field of `VideoLightsConfig`, its meaning and its value in each preset "
+        "(`VideoLightsConfig.preset(name, 'section.field=value', ...)`; bold: differs from `qvhighlights`).",
+        "",
+    ]
     head = "| field | type | meaning | " + " | ".join(presets) + " |"
     rule = "|" + "---|" * (3 + len(presets))
     for f in fields(VideoLightsConfig):
         sec = getattr(cfgs[presets[0]], f.name)
-        if not is_dataclass(sec): continue
-        out += [f"## `{f.name}`: {type(sec).__name__}", "", _esc(type(sec).__doc__), "", ":::{container} vl-wide", head, rule]
+        if not is_dataclass(sec):
+            continue
+        out += [
+            f"## `{f.name}`: {type(sec).__name__}",
+            "",
+            _esc(type(sec).__doc__),
+            "",
+            ":::{container} vl-wide",
+            head,
+            rule,
+        ]
         notes = docments(type(sec))
         for g in fields(sec):
             vals = [getattr(getattr(cfgs[p], f.name), g.name) for p in presets]
             cells = [(_cell(v) if v == vals[0] else f"**{_cell(v)}**") for v in vals]
-            out.append(f"| `{f.name}.{g.name}` | `{_esc(g.type)}` | {_esc(notes.get(g.name))} | " + " | ".join(cells) + " |")
+            out.append(
+                f"| `{f.name}.{g.name}` | `{_esc(g.type)}` | {_esc(notes.get(g.name))} | " + " | ".join(cells) + " |"
+            )
         out += [":::", ""]
-    out += ["## Derived values", "", ":::{container} vl-wide", "| value | meaning | " + " | ".join(presets) + " |", "|" + "---|" * (2 + len(presets))]
-    for name, doc in (("v_feat_dim", "video input dim (sum of video blocks + 2 with TEF)"),
-                      ("t_feat_dim", "text input dim (sum of text blocks)"), ("hd_only", "highlight detection only")):
+    out += [
+        "## Derived values",
+        "",
+        ":::{container} vl-wide",
+        "| value | meaning | " + " | ".join(presets) + " |",
+        "|" + "---|" * (2 + len(presets)),
+    ]
+    for name, doc in (
+        ("v_feat_dim", "video input dim (sum of video blocks + 2 with TEF)"),
+        ("t_feat_dim", "text input dim (sum of text blocks)"),
+        ("hd_only", "highlight detection only"),
+    ):
         out.append(f"| `{name}` | {doc} | " + " | ".join(_cell(getattr(cfgs[p], name)) for p in presets) + " |")
     return "\n".join(out + [":::"]) + "\n"
 
 # %% ../nbs/docs.ipynb #c0027
 def api_reference_md(modules: dict) -> str:
     "Markdown API page for `{module name: page name}` (module `videolights.<name>`)."
-    out = ["# API reference", "", "> Every public function and class of `videolights`, module by module "
-           "(signatures with the parameter comments written beside the code).", ""]
+    out = [
+        "# API reference",
+        "",
+        "> Every public function and class of `videolights`, module by module "
+        "(signatures with the parameter comments written beside the code).",
+        "",
+    ]
     for mod, page in modules.items():
-        try: m = importlib.import_module(f"videolights.{mod}")
-        except Exception as e: raise VideoLightsError(f"API reference: cannot import videolights.{mod} ({type(e).__name__}: {e})") from e
+        try:
+            m = importlib.import_module(f"videolights.{mod}")
+        except Exception as e:
+            raise VideoLightsError(f"API reference: cannot import videolights.{mod} ({type(e).__name__}: {e})") from e
         names = list(getattr(m, "__all__", [n for n in vars(m) if not n.startswith("_")]))
         doc = (m.__doc__ or "").strip().splitlines()
-        out += [f"## `videolights.{mod}`", "", (doc[0] + " " if doc else "") + f"Explained in [{page}]({page}.ipynb).", ""]
+        out += [
+            f"## `videolights.{mod}`",
+            "",
+            (doc[0] + " " if doc else "") + f"Explained in [{page}]({page}.ipynb).",
+            "",
+        ]
         consts = [n for n in names if not callable(getattr(m, n, None))]
         for n in names:
             obj = getattr(m, n, None)
-            if callable(obj): out += [doc_md(obj), ""]
-        if consts: out += ["Constants: " + ", ".join(f"`{n}`" for n in consts), ""]
+            if callable(obj):
+                out += [doc_md(obj), ""]
+        if consts:
+            out += ["Constants: " + ", ".join(f"`{n}`" for n in consts), ""]
     return "\n".join(out) + "\n"
 
 # %% ../nbs/docs.ipynb #c0030
@@ -245,40 +384,77 @@ nb_render_markdown_format = "myst"
 suppress_warnings = ["myst.header", "myst.xref_missing", "misc.highlighting_failure"]
 '''
 
+
 def _write(path, text: str):
     path = Path(path)
-    if not path.exists() or path.read_text() != text: atomic_write_text(path, text)
+    if not path.exists() or path.read_text() != text:
+        atomic_write_text(path, text)
+
 
 def _toctree(caption: str, docs: list, hidden=True) -> str:
-    return "\n".join(["```{toctree}", f":caption: {caption}", ":maxdepth: 1"] + [":hidden:"] * hidden + [""] + docs + ["```", ""])
+    return "\n".join(
+        ["```{toctree}", f":caption: {caption}", ":maxdepth: 1"] + [":hidden:"] * hidden + [""] + docs + ["```", ""]
+    )
 
 # %% ../nbs/docs.ipynb #c0031
-_REPORT_FILES = {".md", ".ipynb", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".json", ".csv", ".txt", ".yaml", ".jsonl"}
+_REPORT_FILES = {
+    ".md",
+    ".ipynb",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".svg",
+    ".webp",
+    ".json",
+    ".csv",
+    ".txt",
+    ".yaml",
+    ".jsonl",
+}
+
 
 def _copy_reports(reports, dst) -> list[str]:
     "Copy `reports/` into the source tree; return the report page names (markdown gets a title if it has none)."
-    if dst.exists(): shutil.rmtree(dst)
+    if dst.exists():
+        shutil.rmtree(dst)
     dst.mkdir(parents=True)
-    if not reports.is_dir(): return []
+    if not reports.is_dir():
+        return []
+
     def ignore(d, names):  # pages, the images they show and small files they link to; no checkpoints
-        return [n for n in names if n.startswith(".") or n == "__pycache__" or (Path(d, n).is_file() and (
-                Path(n).suffix.lower() not in _REPORT_FILES or Path(d, n).stat().st_size > 5_000_000))]
+        return [
+            n
+            for n in names
+            if n.startswith(".")
+            or n == "__pycache__"
+            or (
+                Path(d, n).is_file()
+                and (Path(n).suffix.lower() not in _REPORT_FILES or Path(d, n).stat().st_size > 5_000_000)
+            )
+        ]
+
     shutil.copytree(reports, dst, ignore=ignore, dirs_exist_ok=True)  # copy2 keeps mtimes: Sphinx skips unchanged pages
     pages = []
     for p in sorted(dst.rglob("*")):
-        if p.suffix not in (".md", ".ipynb") or p.relative_to(dst).as_posix() == "index.md": continue
+        if p.suffix not in (".md", ".ipynb") or p.relative_to(dst).as_posix() == "index.md":
+            continue
         if p.suffix == ".md" and not re.search(r"^# ", p.read_text(errors="replace"), re.M):
             p.write_text(f"# {p.stem.replace('_', ' ')}\n\n" + p.read_text(errors="replace"))
         pages.append(p.relative_to(dst).with_suffix("").as_posix())
     return pages
 
+
 def write_source(root, src, executed: dict) -> list[str]:
     "Write the Sphinx source tree `src` from executed notebooks, the reference pages and `reports/`; return page names."
     import nbformat  # lazy: the [studies]/[docs] extras, only needed here
-    root, src = Path(root), Path(src); src.mkdir(parents=True, exist_ok=True)
+
+    root, src = Path(root), Path(src)
+    src.mkdir(parents=True, exist_ok=True)
     pages, modules = [], {}
     for nb, ex in executed.items():
-        name = doc_name(nb); pages.append(name)
+        name = doc_name(nb)
+        pages.append(name)
         text = notebook_page(ex)
         if name == "index":  # the home page carries the site's navigation
             page = nbformat.reads(text, as_version=4)
@@ -286,75 +462,116 @@ def write_source(root, src, executed: dict) -> list[str]:
             text = nbformat.writes(page)
         _write(src / f"{name}.ipynb", text)
         m = re.search(r"#\|\s*default_exp\s+([\w.]+)", nb.read_text())
-        if m: modules[m[1]] = name
-    for stale in set(p.stem for p in src.glob("*.ipynb")) - set(pages): (src / f"{stale}.ipynb").unlink()
-    if "index" not in pages: _write(src / "index.md", "# videolights\n\n" + _nav(executed))
-    elif (src / "index.md").exists(): (src / "index.md").unlink()
+        if m:
+            modules[m[1]] = name
+    for stale in set(p.stem for p in src.glob("*.ipynb")) - set(pages):
+        (src / f"{stale}.ipynb").unlink()
+    if "index" not in pages:
+        _write(src / "index.md", "# videolights\n\n" + _nav(executed))
+    elif (src / "index.md").exists():
+        (src / "index.md").unlink()
     _write(src / "api.md", api_reference_md(modules))
     _write(src / "configuration.md", config_reference_md())
     reports = _copy_reports(root / "reports", src / "reports")
     own = root / "reports" / "index.md"  # the experiments' own index page, if they wrote one, gets the toctree appended
     head = own.read_text() if own.exists() else "# Reports\n\n> What the experiments wrote to `reports/`.\n"
-    toc = _toctree("Reports", reports, hidden=own.exists()) if reports else ("" if own.exists() else "No reports yet.\n")
+    toc = (
+        _toctree("Reports", reports, hidden=own.exists()) if reports else ("" if own.exists() else "No reports yet.\n")
+    )
     (src / "reports" / "index.md").write_text(head.rstrip("\n") + "\n\n" + toc)
     _write(src / "conf.py", _CONF)
     shutil.copytree(root / "docs" / "_static", src / "_static", dirs_exist_ok=True)
     return pages
 
+
 def _nav(executed) -> str:
     "The site's navigation: the notebooks in order, then the reference pages."
-    return (_toctree("Notebooks", [doc_name(nb) for nb in executed if doc_name(nb) != "index"]) +
-            _toctree("Reference", ["api", "configuration", "reports/index"]))
+    return _toctree("Notebooks", [doc_name(nb) for nb in executed if doc_name(nb) != "index"]) + _toctree(
+        "Reference", ["api", "configuration", "reports/index"]
+    )
 
 # %% ../nbs/docs.ipynb #c0034
 def localize_links(html: str, base: str, prefix: str = "", ids: dict | None = None) -> str:
     """Rewrite links to `base` (the published docs URL) into relative links with docutils-style anchors.
     With `ids` (`{page: set of element ids}` of the built site) a missing anchor is dropped and a missing page
     becomes the API reference, so every rewritten link resolves."""
+
     def sub(m):
         page, _, anchor = m[1].partition("#")
         anchor = re.sub(r"[^a-z0-9]+", "-", anchor.lower()).strip("-")
         if ids is not None:
-            if page not in ids: page = "api.html"
-            if anchor not in ids.get(page, ()): anchor = ""
+            if page not in ids:
+                page = "api.html"
+            if anchor not in ids.get(page, ()):
+                anchor = ""
         return f'href="{prefix}{page}' + (f'#{anchor}"' if anchor else '"')
+
     return re.sub(r'href="' + re.escape(base.rstrip("/") + "/") + r'([^"]*)"', sub, html)
 
 # %% ../nbs/docs.ipynb #c0037
 def _settings(root) -> dict:
-    p = configparser.ConfigParser(); p.read(Path(root) / "settings.ini")
+    p = configparser.ConfigParser()
+    p.read(Path(root) / "settings.ini")
     return dict(p["DEFAULT"]) if p.has_section("DEFAULT") or p.defaults() else {}
+
 
 def find_root(start=None) -> Path:
     "The repository root: the first folder from `start` (default: cwd) upward with `settings.ini` and `nbs/`."
     here = Path(start or os.getcwd()).resolve()
     fallback = (Path(__file__).resolve().parents[1],) if start is None else ()
     for d in (here, *here.parents, *fallback):
-        if (d / "settings.ini").exists() and (d / "nbs").is_dir() and _settings(d).get("lib_name") == "videolights": return d
-    raise VideoLightsError(f"no videolights checkout (settings.ini + nbs/) at or above {here}; run from the repository or pass --root")
+        if (d / "settings.ini").exists() and (d / "nbs").is_dir() and _settings(d).get("lib_name") == "videolights":
+            return d
+    raise VideoLightsError(
+        f"no videolights checkout (settings.ini + nbs/) at or above {here}; run from the repository or pass --root"
+    )
 
-def build_docs(root=None, output_dir=None, cache_dir=None, jobs: int = 2, flags=(), fresh: bool = False, strict: bool = False) -> Path:
+
+def build_docs(
+    root=None, output_dir=None, cache_dir=None, jobs: int = 2, flags=(), fresh: bool = False, strict: bool = False
+) -> Path:
     "Execute the notebooks (cached), write the Sphinx source and build the static site; returns the output folder."
     t0 = time.time()
-    root = find_root(root); cfg = _settings(root)
-    out = Path(output_dir or root / "_site").resolve(); cache = Path(cache_dir or root / ".cache" / "docs").resolve()
+    root = find_root(root)
+    cfg = _settings(root)
+    out = Path(output_dir or root / "_site").resolve()
+    cache = Path(cache_dir or root / ".cache" / "docs").resolve()
     skip = tuple(f for f in cfg.get("tst_flags", "notest slow").split() if f not in flags)
     nbs = list_notebooks(root / cfg.get("nbs_path", "nbs"))
-    if not nbs: raise VideoLightsError(f"no notebooks in {root / 'nbs'}")
+    if not nbs:
+        raise VideoLightsError(f"no notebooks in {root / 'nbs'}")
     executed = execute_all(nbs, cache, skip, jobs, fresh)
     t1 = time.time()
     pages = write_source(root, cache / "src", executed)
-    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-d", str(cache / "doctrees"), str(cache / "src"), str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sphinx",
+        "-b",
+        "html",
+        "-q",
+        "-d",
+        str(cache / "doctrees"),
+        str(cache / "src"),
+        str(out),
+    ]
     r = subprocess.run(cmd + ["-W", "--keep-going"] * strict, capture_output=True, text=True, cwd=root)
     warns = [l for l in r.stderr.splitlines() if "WARNING" in l or "ERROR" in l]
-    for w in warns[:20]: log.warning(w)
-    if r.returncode: raise VideoLightsError(f"sphinx-build failed (exit {r.returncode}): {(warns or r.stderr.splitlines() or ['?'])[-1]}")
+    for w in warns[:20]:
+        log.warning(w)
+    if r.returncode:
+        raise VideoLightsError(
+            f"sphinx-build failed (exit {r.returncode}): {(warns or r.stderr.splitlines() or ['?'])[-1]}"
+        )
     base = cfg.get("doc_host", "").rstrip("/") + "/" + cfg.get("doc_baseurl", "").strip("/")
     htmls = {f.relative_to(out).as_posix(): f.read_text() for f in out.rglob("*.html")}
     ids = {k: set(re.findall(r'\bid="([^"]+)"', v)) for k, v in htmls.items()}
     for k, html in htmls.items():
         new = localize_links(html, base, "../" * k.count("/"), ids)
-        if new != html: (out / k).write_text(new)
-    log.info(f"docs: {len(pages)} notebook page(s), {len(warns)} warning(s); execute {t1 - t0:.1f}s, "
-             f"render {time.time() - t1:.1f}s; open {out / 'index.html'}")
+        if new != html:
+            (out / k).write_text(new)
+    log.info(
+        f"docs: {len(pages)} notebook page(s), {len(warns)} warning(s); execute {t1 - t0:.1f}s, "
+        f"render {time.time() - t1:.1f}s; open {out / 'index.html'}"
+    )
     return out

@@ -21,17 +21,22 @@ __all__ = ['log', 'ENCODERS', 'FEATURE_PRESETS', 'FEATURE_DIRS', 'clip_times', '
            'check_blocks', 'FeatureExtractor']
 
 # %% ../../nbs/apps/00_features.ipynb #c0006
-def clip_times(duration: float, # video duration in seconds
-               clip_len: float = 2.0, # seconds per clip
-               frames_per_clip: int = 1, # frames sampled per clip (the original: 1)
-               path=None, # the video, only for error messages
-              ) -> np.ndarray: # (n_clips, frames_per_clip) target times in seconds
+def clip_times(
+    duration: float,  # video duration in seconds
+    clip_len: float = 2.0,  # seconds per clip
+    frames_per_clip: int = 1,  # frames sampled per clip (the original: 1)
+    path=None,  # the video, only for error messages
+) -> np.ndarray:  # (n_clips, frames_per_clip) target times in seconds
     "Sampling times of each clip's frames, as ffmpeg's `fps` filter picks them."
     if not duration or duration <= 0:
-        raise VideoLightsError(f"video {path or ''} has zero length (duration {duration}); give a video with at least one frame")
+        raise VideoLightsError(
+            f"video {path or ''} has zero length (duration {duration}); give a video with at least one frame"
+        )
     if duration < clip_len:
-        raise VideoLightsError(f"video {path or ''} lasts {duration:.2f} s, shorter than one clip ({clip_len} s); "
-                               f"use a longer video or a smaller clip_len")
+        raise VideoLightsError(
+            f"video {path or ''} lasts {duration:.2f} s, shorter than one clip ({clip_len} s); "
+            f"use a longer video or a smaller clip_len"
+        )
     n = int(math.floor(duration / clip_len + 0.5))
     j = (np.arange(frames_per_clip) + 0.5) / frames_per_clip
     return (np.arange(n)[:, None] + j[None]) * clip_len
@@ -39,16 +44,23 @@ def clip_times(duration: float, # video duration in seconds
 # %% ../../nbs/apps/00_features.ipynb #c0009
 def _open(path):
     import av  # lazy: the [video] extra, only needed here
+
     p = Path(path)
-    if not p.exists(): raise VideoLightsError(f"video {p} does not exist; check the path")
-    if p.stat().st_size == 0: raise VideoLightsError(f"video {p} is an empty file (0 bytes); re-download or re-encode it")
+    if not p.exists():
+        raise VideoLightsError(f"video {p} does not exist; check the path")
+    if p.stat().st_size == 0:
+        raise VideoLightsError(f"video {p} is an empty file (0 bytes); re-download or re-encode it")
     try:
         c = av.open(str(p))
     except Exception as e:
-        raise VideoLightsError(f"video {p} cannot be read by PyAV ({type(e).__name__}: {e}); re-encode it, e.g. to H.264 mp4") from None
+        raise VideoLightsError(
+            f"video {p} cannot be read by PyAV ({type(e).__name__}: {e}); re-encode it, e.g. to H.264 mp4"
+        ) from None
     if not c.streams.video:
-        c.close(); raise VideoLightsError(f"video {p} has no video stream; give a file with a video track")
+        c.close()
+        raise VideoLightsError(f"video {p} has no video stream; give a file with a video track")
     return c
+
 
 def probe_video(path) -> dict:
     "Duration (s), frame rate, width and height of the first video stream."
@@ -58,81 +70,123 @@ def probe_video(path) -> dict:
         fps = float(s.average_rate) if s.average_rate else None
         w, h = s.codec_context.width, s.codec_context.height
         if not dur:
-            try: ts = [f.time for f in c.decode(s)]
-            except Exception as e: raise VideoLightsError(f"video {path} cannot be decoded ({e}); re-encode it") from None
+            try:
+                ts = [f.time for f in c.decode(s)]
+            except Exception as e:
+                raise VideoLightsError(f"video {path} cannot be decoded ({e}); re-encode it") from None
             dur = (ts[-1] + (1 / fps if fps else 0)) if ts else 0.0
     return dict(duration=dur, fps=fps, width=w, height=h)
 
 # %% ../../nbs/apps/00_features.ipynb #c0010
 class _Scaler:
     "ffmpeg's own `scale` (bicubic, short side to `size`) + centre `crop` + `rgb24`, as a PyAV filter graph: uint8 (size, size, 3)."
+
     def __init__(self, stream, size: int):
         import av  # lazy: the [video] extra, only needed here
+
         w, h = stream.codec_context.width, stream.codec_context.height
         W, H = (size, int(h * size / w)) if h >= w else (int(w * size / h), size)  # the original's _get_output_dim
-        self.g = av.filter.Graph(); prev = self.g.add_buffer(template=stream)
-        for name, arg in (("scale", f"{W}:{H}"), ("crop", f"{size}:{size}:{int((W - size) / 2)}:{int((H - size) / 2)}"), ("format", "rgb24")):
-            f = self.g.add(name, arg); prev.link_to(f); prev = f
-        prev.link_to(self.g.add("buffersink")); self.g.configure()
-    def __call__(self, frame) -> np.ndarray:
-        self.g.push(frame); return self.g.pull().to_ndarray()
+        self.g = av.filter.Graph()
+        prev = self.g.add_buffer(template=stream)
+        for name, arg in (
+            ("scale", f"{W}:{H}"),
+            ("crop", f"{size}:{size}:{int((W - size) / 2)}:{int((H - size) / 2)}"),
+            ("format", "rgb24"),
+        ):
+            f = self.g.add(name, arg)
+            prev.link_to(f)
+            prev = f
+        prev.link_to(self.g.add("buffersink"))
+        self.g.configure()
 
-def read_clip_frames(path, # video file
-                     clip_len: float = 2.0, # seconds per clip
-                     frames_per_clip: int = 1, # frames per clip
-                     size: int = 224, # output frames are size x size (short-side resize + centre crop)
-                    ) -> tuple: # (frames uint8 (n_clips, frames_per_clip, size, size, 3), duration s)
+    def __call__(self, frame) -> np.ndarray:
+        self.g.push(frame)
+        return self.g.pull().to_ndarray()
+
+
+def read_clip_frames(
+    path,  # video file
+    clip_len: float = 2.0,  # seconds per clip
+    frames_per_clip: int = 1,  # frames per clip
+    size: int = 224,  # output frames are size x size (short-side resize + centre crop)
+) -> tuple:  # (frames uint8 (n_clips, frames_per_clip, size, size, 3), duration s)
     "Decode `path` once and return the frames ffmpeg's `fps` filter would pick, one group per clip."
     info = probe_video(path)
     times = clip_times(info["duration"], clip_len, frames_per_clip, path)
-    flat = times.reshape(-1); out = [None] * len(flat); k, prev = 0, None
+    flat = times.reshape(-1)
+    out = [None] * len(flat)
+    k, prev = 0, None
     with _open(path) as c:
         try:
-            s = c.streams.video[0]; scale = _Scaler(s, size)
+            s = c.streams.video[0]
+            scale = _Scaler(s, size)
             for fr in c.decode(s):
                 t = fr.time if fr.time is not None else 0.0
                 while k < len(flat) and t >= flat[k]:
-                    out[k] = scale(prev if prev is not None else fr); k += 1
-                if k == len(flat): break
+                    out[k] = scale(prev if prev is not None else fr)
+                    k += 1
+                if k == len(flat):
+                    break
                 prev = fr
-            if prev is None and k == 0: raise VideoLightsError(f"video {path} has no decodable frames; re-encode it")
-            while k < len(flat): out[k] = scale(prev); k += 1  # targets after the last frame take the last frame
-        except VideoLightsError: raise
+            if prev is None and k == 0:
+                raise VideoLightsError(f"video {path} has no decodable frames; re-encode it")
+            while k < len(flat):
+                out[k] = scale(prev)
+                k += 1  # targets after the last frame take the last frame
+        except VideoLightsError:
+            raise
         except Exception as e:
             raise VideoLightsError(f"video {path} failed to decode ({type(e).__name__}: {e}); re-encode it") from None
     return np.stack(out).reshape(*times.shape, size, size, 3), info["duration"]
 
 # %% ../../nbs/apps/00_features.ipynb #c0018
 def load_pretrained(fn, model_id, what):
-    try: return fn(model_id)
+    try:
+        return fn(model_id)
     except (OSError, ValueError) as e:
         off = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
         raise VideoLightsError(
             f"cannot load the {what} '{model_id}': it is not a local directory and not in the Hugging Face cache"
             f"{' (HF_HUB_OFFLINE is set)' if off else ''}; download it once with network access "
-            f"(`huggingface-cli download {model_id}`) or pass a local directory ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:160]})") from None
+            f"(`huggingface-cli download {model_id}`) or pass a local directory ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:160]})"
+        ) from None
+
 
 def load_tokenizer(model_id):
     from transformers import AutoTokenizer  # lazy: the [video] extra, only needed here
+
     tok = load_pretrained(AutoTokenizer.from_pretrained, model_id, "tokenizer")
     if tok is None or len(tok) < 10 or not len(tok("a b c")["input_ids"]):
-        raise VideoLightsError(f"the tokenizer of '{model_id}' is empty (vocabulary size {0 if tok is None else len(tok)}); "
-                               f"the model files are incomplete: re-download '{model_id}' or pass a directory with its tokenizer files")
+        raise VideoLightsError(
+            f"the tokenizer of '{model_id}' is empty (vocabulary size {0 if tok is None else len(tok)}); "
+            f"the model files are incomplete: re-download '{model_id}' or pass a directory with its tokenizer files"
+        )
     return tok
+
 
 def auto_device(device=None):
     "`device` if given, else the device Accelerate assigns to this process (GPU if there is one, else CPU)."
-    if device is not None: return torch.device(device)
+    if device is not None:
+        return torch.device(device)
     return process_state().device
 
 # %% ../../nbs/apps/00_features.ipynb #c0020
 class ClipEncoder:
     "CLIP image / text features as the official extractor computes them."
+
     name = "clip"
-    def __init__(self, model_id: str = "openai/clip-vit-base-patch32", device=None, dtype: str = "float32", max_tokens: int = 32):
+
+    def __init__(
+        self, model_id: str = "openai/clip-vit-base-patch32", device=None, dtype: str = "float32", max_tokens: int = 32
+    ):
         from transformers import CLIPModel, AutoImageProcessor  # lazy: the [video] extra, only needed here
+
         self.device, self.model_id, self.max_tokens = auto_device(device), model_id, max_tokens
-        self.model = load_pretrained(CLIPModel.from_pretrained, model_id, "CLIP model").to(self.device, getattr(torch, dtype)).eval()
+        self.model = (
+            load_pretrained(CLIPModel.from_pretrained, model_id, "CLIP model")
+            .to(self.device, getattr(torch, dtype))
+            .eval()
+        )
         self.processor = load_pretrained(AutoImageProcessor.from_pretrained, model_id, "CLIP image processor")
         self.tokenizer = load_tokenizer(model_id)
         self.video_dim = self.model.config.projection_dim  # 512 for ViT-B/32
@@ -147,11 +201,15 @@ class ClipEncoder:
 
     def encode_texts(self, texts: list) -> list:
         "Texts -> [{last_hidden_state (L, d), pooler_output (D,)}], L = valid tokens."
-        enc = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt").to(self.device)
+        enc = self.tokenizer(
+            list(texts), padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
+        ).to(self.device)
         with torch.no_grad():
             out = self.model.text_model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"])
             pooled = self.model.text_projection(out.pooler_output)
-        lens = enc["attention_mask"].sum(1).tolist(); h = out.last_hidden_state.float().cpu().numpy(); p = pooled.float().cpu().numpy()
+        lens = enc["attention_mask"].sum(1).tolist()
+        h = out.last_hidden_state.float().cpu().numpy()
+        p = pooled.float().cpu().numpy()
         return [dict(last_hidden_state=h[i, :n], pooler_output=p[i]) for i, n in enumerate(lens)]
 
 # %% ../../nbs/apps/00_features.ipynb #c0022
@@ -160,13 +218,24 @@ def blip_clean(text: str, max_words: int = 50) -> str:
     t = re.sub(r"\s{2,}", " ", re.sub(r"([.!\"()*#:;~])", " ", text.lower())).rstrip("\n").strip(" ")
     return " ".join(t.split(" ")[:max_words])
 
+
 class Blip2Encoder:
     "BLIP-2 Q-Former image / text features as the official extractor computes them."
+
     name = "blip"
+
     def __init__(self, model_id: str = "Salesforce/blip2-itm-vit-g", device=None, dtype: str = "float32"):
-        from transformers import Blip2ForImageTextRetrieval, AutoImageProcessor  # lazy: the [video] extra, only needed here
+        from transformers import (
+            Blip2ForImageTextRetrieval,
+            AutoImageProcessor,
+        )  # lazy: the [video] extra, only needed here
+
         self.device, self.model_id = auto_device(device), model_id
-        self.model = load_pretrained(Blip2ForImageTextRetrieval.from_pretrained, model_id, "BLIP-2 model").to(self.device, getattr(torch, dtype)).eval()
+        self.model = (
+            load_pretrained(Blip2ForImageTextRetrieval.from_pretrained, model_id, "BLIP-2 model")
+            .to(self.device, getattr(torch, dtype))
+            .eval()
+        )
         self.processor = load_pretrained(AutoImageProcessor.from_pretrained, model_id, "BLIP-2 image processor")
         self.tokenizer = load_tokenizer(model_id)
         self.video_dim = self.text_dim = self.model.config.qformer_config.hidden_size  # 768
@@ -186,19 +255,28 @@ class Blip2Encoder:
     def encode_texts(self, texts: list) -> list:
         "Texts -> [{last_hidden_state (L, 768), pooler_output = the [CLS] row}]."
         m = self.model
-        enc = self.tokenizer([blip_clean(t) for t in texts], padding=True, truncation=True, max_length=self.max_tokens,
-                             return_tensors="pt").to(self.device)
+        enc = self.tokenizer(
+            [blip_clean(t) for t in texts],
+            padding=True,
+            truncation=True,
+            max_length=self.max_tokens,
+            return_tensors="pt",
+        ).to(self.device)
         with torch.no_grad():
             emb = m.embeddings(input_ids=enc["input_ids"])
             h = m.qformer(query_embeds=emb, query_length=0, attention_mask=enc["attention_mask"]).last_hidden_state
-        lens = enc["attention_mask"].sum(1).tolist(); h = h.float().cpu().numpy()
+        lens = enc["attention_mask"].sum(1).tolist()
+        h = h.float().cpu().numpy()
         return [dict(last_hidden_state=h[i, :n], pooler_output=h[i, 0]) for i, n in enumerate(lens)]
 
 # %% ../../nbs/apps/00_features.ipynb #c0024
 ENCODERS = {"clip": ClipEncoder, "blip": Blip2Encoder}
 FEATURE_PRESETS = {"clip": ("clip",), "clip_blip": ("clip", "blip")}  # extractable feature sets
-FEATURE_DIRS = {"video": {"clip": "clip_features", "blip": "blip_video_features"},
-                "text": {"clip": "clip_text_features", "blip": "blip_text_features"}}  # official directory names
+FEATURE_DIRS = {
+    "video": {"clip": "clip_features", "blip": "blip_video_features"},
+    "text": {"clip": "clip_text_features", "blip": "blip_text_features"},
+}  # official directory names
+
 
 def check_blocks(blocks, what="feature blocks"):
     "Raise a `VideoLightsError` naming any block that cannot be extracted from raw video here."
@@ -207,37 +285,55 @@ def check_blocks(blocks, what="feature blocks"):
         raise VideoLightsError(
             f"{what} {list(blocks)} include {bad}, which cannot be extracted from a raw video here (only {list(ENCODERS)}: "
             f"SlowFast is not in transformers); use a checkpoint trained with video_blocks [['clip',512],['blip',768]] "
-            f"or pass precomputed features")
+            f"or pass precomputed features"
+        )
 
 # %% ../../nbs/apps/00_features.ipynb #c0025
 class FeatureExtractor:
     "Per-clip video features and per-token query features for a list of feature blocks."
-    def __init__(self, blocks=("clip", "blip"), # feature blocks, in the config's order
-                 models: dict | None = None, # {block: model id or local dir}; defaults to the official models
-                 clip_len: float = 2.0, # seconds per clip
-                 frames_per_clip: int = 1, # frames per clip (mean-pooled)
-                 frame_size: int = 224, # decode size (short side + centre crop), as the original
-                 batch_size: int = 60, # frames per forward pass (the original: 60)
-                 device=None, dtype: str = "float32"):
+
+    def __init__(
+        self,
+        blocks=("clip", "blip"),  # feature blocks, in the config's order
+        models: dict | None = None,  # {block: model id or local dir}; defaults to the official models
+        clip_len: float = 2.0,  # seconds per clip
+        frames_per_clip: int = 1,  # frames per clip (mean-pooled)
+        frame_size: int = 224,  # decode size (short side + centre crop), as the original
+        batch_size: int = 60,  # frames per forward pass (the original: 60)
+        device=None,
+        dtype: str = "float32",
+    ):
         check_blocks(blocks)
         models = models or {}
         self.blocks, self.clip_len, self.frames_per_clip = tuple(blocks), clip_len, frames_per_clip
         self.frame_size, self.batch_size = frame_size, batch_size
-        self.encoders = {b: ENCODERS[b](models[b], device=device, dtype=dtype) if b in models
-                         else ENCODERS[b](device=device, dtype=dtype) for b in self.blocks}
+        self.encoders = {
+            b: ENCODERS[b](models[b], device=device, dtype=dtype)
+            if b in models
+            else ENCODERS[b](device=device, dtype=dtype)
+            for b in self.blocks
+        }
 
     @property
-    def video_blocks(self): return tuple((b, int(e.video_dim)) for b, e in self.encoders.items())
+    def video_blocks(self):
+        return tuple((b, int(e.video_dim)) for b, e in self.encoders.items())
+
     @property
-    def text_blocks(self): return tuple((b, int(e.text_dim)) for b, e in self.encoders.items())
+    def text_blocks(self):
+        return tuple((b, int(e.text_dim)) for b, e in self.encoders.items())
 
     def encode_video(self, path, progress: bool = False) -> dict:
         "`{block: (n_clips, D) float32}` for the video at `path`."
         frames, _ = read_clip_frames(path, self.clip_len, self.frames_per_clip, self.frame_size)
-        n, k = frames.shape[:2]; flat = frames.reshape(n * k, *frames.shape[2:]); out = {}
+        n, k = frames.shape[:2]
+        flat = frames.reshape(n * k, *frames.shape[2:])
+        out = {}
         for b, enc in self.encoders.items():
             chunks = range(0, len(flat), self.batch_size)
-            feats = [enc.encode_images(flat[i:i + self.batch_size]) for i in tqdm(chunks, desc=f"{b} {Path(path).name}", disable=not progress, leave=False)]
+            feats = [
+                enc.encode_images(flat[i : i + self.batch_size])
+                for i in tqdm(chunks, desc=f"{b} {Path(path).name}", disable=not progress, leave=False)
+            ]
             out[b] = np.concatenate(feats).reshape(n, k, -1).mean(1).astype(np.float32)
         return out
 
@@ -245,35 +341,51 @@ class FeatureExtractor:
         "`{block: [{last_hidden_state (L, d), pooler_output (D,)}]}` for each text."
         texts = [texts] if isinstance(texts, str) else list(texts)
         for t in texts:
-            if not isinstance(t, str) or not t.strip(): raise VideoLightsError(f"query {t!r} is empty; give a non-empty text query")
+            if not isinstance(t, str) or not t.strip():
+                raise VideoLightsError(f"query {t!r} is empty; give a non-empty text query")
         res = {b: [] for b in self.encoders}
         for i in range(0, len(texts), self.batch_size):
-            for b, enc in self.encoders.items(): res[b] += enc.encode_texts(texts[i:i + self.batch_size])
+            for b, enc in self.encoders.items():
+                res[b] += enc.encode_texts(texts[i : i + self.batch_size])
         return res
 
 # %% ../../nbs/apps/00_features.ipynb #c0026
 def _save_npz(path, **arrays):
     "np.savez_compressed to a temp file in the same folder, then rename (atomic)."
-    with atomic_path(path, suffix=".npz") as tmp: np.savez_compressed(tmp, **arrays)   # numpy adds .npz to other names
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez_compressed(tmp, **arrays)  # numpy adds .npz to other names
 
-def _extract(self: FeatureExtractor, videos, # {vid: path} or a list of paths (vid = file stem)
-             out_dir, # root: one sub-directory per block
-             queries=None, # [{"qid", "query"}] to encode as text features
-             skip_existing: bool = True, # resume: skip outputs that exist
-             progress: bool = True) -> dict:
+
+def _extract(
+    self: FeatureExtractor,
+    videos,  # {vid: path} or a list of paths (vid = file stem)
+    out_dir,  # root: one sub-directory per block
+    queries=None,  # [{"qid", "query"}] to encode as text features
+    skip_existing: bool = True,  # resume: skip outputs that exist
+    progress: bool = True,
+) -> dict:
     "Write `{dir}/{vid}.npz` and `{dir}/qid{qid}.npz` in the official layout; returns the output directories."
     out_dir = Path(out_dir)
     vdirs = {b: out_dir / FEATURE_DIRS["video"][b] for b in self.blocks}
     tdirs = {b: out_dir / FEATURE_DIRS["text"][b] for b in self.blocks}
-    if not isinstance(videos, dict): videos = {Path(p).stem: p for p in videos}
+    if not isinstance(videos, dict):
+        videos = {Path(p).stem: p for p in videos}
     for vid, p in tqdm(videos.items(), desc="videos", disable=not progress):
-        if skip_existing and all((d / f"{vid}.npz").exists() for d in vdirs.values()): continue
-        for b, f in self.encode_video(p).items(): _save_npz(vdirs[b] / f"{vid}.npz", features=f)
-    queries = [q for q in (queries or []) if not (skip_existing and all((d / f"qid{q['qid']}.npz").exists() for d in tdirs.values()))]
+        if skip_existing and all((d / f"{vid}.npz").exists() for d in vdirs.values()):
+            continue
+        for b, f in self.encode_video(p).items():
+            _save_npz(vdirs[b] / f"{vid}.npz", features=f)
+    queries = [
+        q
+        for q in (queries or [])
+        if not (skip_existing and all((d / f"qid{q['qid']}.npz").exists() for d in tdirs.values()))
+    ]
     for i in tqdm(range(0, len(queries), self.batch_size), desc="queries", disable=not progress or not queries):
-        chunk = queries[i:i + self.batch_size]
+        chunk = queries[i : i + self.batch_size]
         for b, feats in self.encode_queries([q["query"] for q in chunk]).items():
-            for q, f in zip(chunk, feats): _save_npz(tdirs[b] / f"qid{q['qid']}.npz", **f)
+            for q, f in zip(chunk, feats):
+                _save_npz(tdirs[b] / f"qid{q['qid']}.npz", **f)
     return {"video": {b: str(d) for b, d in vdirs.items()}, "text": {b: str(d) for b, d in tdirs.items()}}
+
 
 FeatureExtractor.extract = _extract

@@ -32,21 +32,28 @@ def make_inputs(video_feats: dict, query_feats: dict, cfg, device=None) -> tuple
     vnames, tnames = [n for n, _ in d.video_blocks], [n for n, _ in d.text_blocks]
     for names, feats, what in ((vnames, video_feats, "video"), (tnames, query_feats, "query")):
         miss = [n for n in names if n not in feats]
-        if miss: raise VideoLightsError(f"{what} features lack block(s) {miss}; the checkpoint's config needs {names}")
-        for n, dim in (d.video_blocks if what == "video" else d.text_blocks):
+        if miss:
+            raise VideoLightsError(f"{what} features lack block(s) {miss}; the checkpoint's config needs {names}")
+        for n, dim in d.video_blocks if what == "video" else d.text_blocks:
             a = np.asarray(feats[n])
             if a.ndim != 2 or a.shape[1] != int(dim) or len(a) == 0:
-                raise VideoLightsError(f"{what} block {n!r} has shape {a.shape}, the checkpoint expects (length >= 1, {dim}); "
-                                       f"extract it with the same model the checkpoint was trained on")
-    n = min(len(video_feats[b]) for b in vnames); M = d.max_v_l
+                raise VideoLightsError(
+                    f"{what} block {n!r} has shape {a.shape}, the checkpoint expects (length >= 1, {dim}); "
+                    f"extract it with the same model the checkpoint was trained on"
+                )
+    n = min(len(video_feats[b]) for b in vnames)
+    M = d.max_v_l
     chunks = []
     for s in range(0, n, M):
-        v = join_blocks([np.asarray(video_feats[b])[s:s + M] for b in vnames], M, d.normalize_video)
+        v = join_blocks([np.asarray(video_feats[b])[s : s + M] for b in vnames], M, d.normalize_video)
         chunks.append(np.concatenate([v, tef(len(v))], 1) if d.use_tef else v)
     t = join_blocks([np.asarray(query_feats[b]) for b in tnames], d.max_q_l, d.normalize_text)
-    v, vm = pad_arrays(chunks); tt, tm = pad_arrays([t] * len(chunks))
+    v, vm = pad_arrays(chunks)
+    tt, tm = pad_arrays([t] * len(chunks))
     dev = device if device is not None else "cpu"
-    return dict(src_txt=tt.to(dev), src_txt_mask=tm.to(dev), src_vid=v.to(dev), src_vid_mask=vm.to(dev)), [len(c) for c in chunks]
+    return dict(src_txt=tt.to(dev), src_txt_mask=tm.to(dev), src_vid=v.to(dev), src_vid_mask=vm.to(dev)), [
+        len(c) for c in chunks
+    ]
 
 # %% ../../nbs/apps/01_predictor.ipynb #c0010
 def merge_chunks(outputs: dict, lens: list, cfg, meta: dict, nms_thd: float | None = 0.7, top_k: int = 10) -> dict:
@@ -58,20 +65,37 @@ def merge_chunks(outputs: dict, lens: list, cfg, meta: dict, nms_thd: float | No
     for b, (r, L) in enumerate(zip(recs, lens)):
         w = np.asarray(r.get("pred_relevant_windows", []), dtype=np.float64).reshape(-1, 3)
         w[:, :2] = np.clip(w[:, :2], 0, L * cl) + off  # chunk time -> video time
-        wins.append(w); sals.append(sal[b, :L]); off += L * cl
+        wins.append(w)
+        sals.append(sal[b, :L])
+        off += L * cl
     w, sal = np.concatenate(wins), np.concatenate(sals)
-    if nms_thd is not None and len(w) > 1: w = w[temporal_nms(w[:, :2], w[:, 2], nms_thd)]
+    if nms_thd is not None and len(w) > 1:
+        w = w[temporal_nms(w[:, :2], w[:, 2], nms_thd)]
     w = w[np.argsort(-w[:, 2], kind="stable")][:top_k]
     order = np.argsort(-sal, kind="stable")
     hl = [[float(i * cl), float((i + 1) * cl), round(float(sal[i]), 4)] for i in order]
-    return dict(meta, duration=off, pred_relevant_windows=[[round(float(a), 4), round(float(b), 4), round(float(s), 4)] for a, b, s in w],
-                pred_saliency_scores=[round(float(s), 4) for s in sal], pred_highlight_clips=hl)
+    return dict(
+        meta,
+        duration=off,
+        pred_relevant_windows=[[round(float(a), 4), round(float(b), 4), round(float(s), 4)] for a, b, s in w],
+        pred_saliency_scores=[round(float(s), 4) for s in sal],
+        pred_highlight_clips=hl,
+    )
 
 # %% ../../nbs/apps/01_predictor.ipynb #c0012
 class Predictor:
     "A loaded checkpoint plus (lazily) the feature extractors its config needs."
-    def __init__(self, model, cfg, device=None, feature_models: dict | None = None, info: dict | None = None,
-                 frame_size: int = 224, batch_size: int = 60):
+
+    def __init__(
+        self,
+        model,
+        cfg,
+        device=None,
+        feature_models: dict | None = None,
+        info: dict | None = None,
+        frame_size: int = 224,
+        batch_size: int = 60,
+    ):
         self.model, self.cfg, self.info = model.eval(), cfg, info or {}
         self.device = next(model.parameters()).device if device is None else torch.device(device)
         self.model.to(self.device)
@@ -90,7 +114,8 @@ class Predictor:
 # %% ../../nbs/apps/01_predictor.ipynb #c0014
 def _extractor(self: Predictor):
     "The `FeatureExtractor` for this checkpoint's blocks (built once; dims checked against the config)."
-    if self._fx is not None: return self._fx
+    if self._fx is not None:
+        return self._fx
     d = self.cfg.data
     names = list(dict.fromkeys([n for n, _ in d.video_blocks] + [n for n, _ in d.text_blocks]))
     bad = [n for n in names if n not in ENCODERS]
@@ -99,9 +124,16 @@ def _extractor(self: Predictor):
             f"checkpoint {self.path} was trained on feature blocks video={[n for n, _ in d.video_blocks]} "
             f"text={[n for n, _ in d.text_blocks]}, and {bad} cannot be extracted from a raw video here (only {list(ENCODERS)}; "
             f"SlowFast is not in transformers). Use a checkpoint trained with data.video_blocks=[[\"clip\",512],[\"blip\",768]], "
-            f"or pass precomputed features: predict(query, features={{...}})")
-    fx = FeatureExtractor(names, models={k: v for k, v in self.feature_models.items() if k in names}, clip_len=d.clip_len,
-                          frame_size=self.frame_size, batch_size=self.batch_size, device=self.device)
+            f"or pass precomputed features: predict(query, features={{...}})"
+        )
+    fx = FeatureExtractor(
+        names,
+        models={k: v for k, v in self.feature_models.items() if k in names},
+        clip_len=d.clip_len,
+        frame_size=self.frame_size,
+        batch_size=self.batch_size,
+        device=self.device,
+    )
     have_v, have_t = dict(fx.video_blocks), dict(fx.text_blocks)
     for sec, have in (("video_blocks", have_v), ("text_blocks", have_t)):
         for n, dim in getattr(d, sec):
@@ -109,83 +141,127 @@ def _extractor(self: Predictor):
                 raise VideoLightsError(
                     f"checkpoint {self.path} expects {sec[:4]} block {n!r} of dim {dim}, but the {n} model "
                     f"'{fx.encoders[n].model_id}' gives {have[n]}; pass feature_models={{'{n}': <the model the checkpoint was trained with>}} "
-                    f"(CLI: --{'clip' if n == 'clip' else 'blip2'}-model)")
+                    f"(CLI: --{'clip' if n == 'clip' else 'blip2'}-model)"
+                )
     self._fx = fx
     return fx
+
 
 def _encode_video(self: Predictor, path) -> dict:
     "`{block: (n_clips, D)}` features of the video at `path`, for this checkpoint's video blocks."
     feats = _extractor(self).encode_video(path)
     return {n: feats[n] for n, _ in self.cfg.data.video_blocks}
 
+
 def _encode_query(self: Predictor, text: str) -> dict:
     "`{block: (L, d)}` token features of `text`, for this checkpoint's text blocks."
-    if not isinstance(text, str) or not text.strip(): raise VideoLightsError(f"query {text!r} is empty; give a non-empty text query")
+    if not isinstance(text, str) or not text.strip():
+        raise VideoLightsError(f"query {text!r} is empty; give a non-empty text query")
     q = _extractor(self).encode_queries([text])
     return {n: q[n][0]["last_hidden_state"] for n, _ in self.cfg.data.text_blocks}
+
 
 Predictor._extractor, Predictor.encode_video, Predictor.encode_query = _extractor, _encode_video, _encode_query
 
 # %% ../../nbs/apps/01_predictor.ipynb #c0015
-def _predict(self: Predictor, query, # text, or `{block: (L, d)}` query features
-             video=None, # a video file, or
-             features: dict | None = None, # `{block: (n_clips, D)}` from `encode_video`
-             nms_thd: float | None = 0.7, # NMS IoU threshold over the predicted windows (None: off)
-             top_k: int = 10, # windows kept
-             qid=None, vid=None) -> dict:
+def _predict(
+    self: Predictor,
+    query,  # text, or `{block: (L, d)}` query features
+    video=None,  # a video file, or
+    features: dict | None = None,  # `{block: (n_clips, D)}` from `encode_video`
+    nms_thd: float | None = 0.7,  # NMS IoU threshold over the predicted windows (None: off)
+    top_k: int = 10,  # windows kept
+    qid=None,
+    vid=None,
+) -> dict:
     "Ranked moments `[start_s, end_s, score]` and per-clip saliency for `query` in `video` (or `features`)."
-    if (video is None) == (features is None): raise VideoLightsError("predict: pass exactly one of video=PATH or features={block: array}")
-    if isinstance(query, str) and not query.strip(): raise VideoLightsError(f"query {query!r} is empty; give a non-empty text query")
-    if video is not None: clip_times(probe_video(video)["duration"], self.cfg.data.clip_len, path=video)  # fail fast, before loading models
-    if isinstance(query, str): qtext, qf = query, self.encode_query(query)
-    else: qtext, qf = None, query
+    if (video is None) == (features is None):
+        raise VideoLightsError("predict: pass exactly one of video=PATH or features={block: array}")
+    if isinstance(query, str) and not query.strip():
+        raise VideoLightsError(f"query {query!r} is empty; give a non-empty text query")
+    if video is not None:
+        clip_times(
+            probe_video(video)["duration"], self.cfg.data.clip_len, path=video
+        )  # fail fast, before loading models
+    if isinstance(query, str):
+        qtext, qf = query, self.encode_query(query)
+    else:
+        qtext, qf = None, query
     vf = self.encode_video(video) if video is not None else features
     inputs, lens = make_inputs(vf, qf, self.cfg, self.device)
-    with torch.no_grad(): out = self.model(**inputs)
+    with torch.no_grad():
+        out = self.model(**inputs)
     meta = dict(qid=qid, query=qtext, vid=vid if vid is not None else (Path(video).stem if video is not None else None))
     return merge_chunks(out, lens, self.cfg, meta, nms_thd=nms_thd, top_k=top_k)
+
 
 Predictor.predict = _predict
 
 # %% ../../nbs/apps/01_predictor.ipynb #c0023
 def plot_prediction(rec: dict, path=None, clip_len: float = 2.0, top: int = 3):
     "Saliency per clip over time with the `top` predicted moments shaded; saved to `path` if given."
-    sal = np.asarray(rec["pred_saliency_scores"]); t = (np.arange(len(sal)) + 0.5) * clip_len
+    sal = np.asarray(rec["pred_saliency_scores"])
+    t = (np.arange(len(sal)) + 0.5) * clip_len
     fig, ax = plt.subplots(figsize=(9, 3))
     ax.plot(t, sal, "-o", ms=3, c="k", lw=1, label="saliency (per clip)")
     for k, (st, ed, s) in enumerate(rec["pred_relevant_windows"][:top]):
-        ax.axvspan(st, ed, color=f"C{k}", alpha=0.25 - 0.05 * k, label=f"#{k + 1} [{st:.0f}, {ed:.0f}] s, score {s:.2f}")
-    ax.set_xlabel("time (s)"); ax.set_ylabel("saliency"); ax.set_xlim(0, len(sal) * clip_len)
-    ax.set_title(f"query: {rec.get('query') or ''}"[:90]); ax.legend(fontsize=7, loc="upper right")
+        ax.axvspan(
+            st, ed, color=f"C{k}", alpha=0.25 - 0.05 * k, label=f"#{k + 1} [{st:.0f}, {ed:.0f}] s, score {s:.2f}"
+        )
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("saliency")
+    ax.set_xlim(0, len(sal) * clip_len)
+    ax.set_title(f"query: {rec.get('query') or ''}"[:90])
+    ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=120); plt.close(fig)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
     return fig
 
 # %% ../../nbs/apps/01_predictor.ipynb #c0027
-def predict_dataset(ckpt, dataset_path, split: str = "val", out_jsonl=None, device=None, batch_size: int | None = None,
-                    nms_thd: float | None = None, progress: bool = True) -> list:
+def predict_dataset(
+    ckpt,
+    dataset_path,
+    split: str = "val",
+    out_jsonl=None,
+    device=None,
+    batch_size: int | None = None,
+    nms_thd: float | None = None,
+    progress: bool = True,
+) -> list:
     "Submission records for every query of `split`; written to `out_jsonl` (jsonl) when given."
-    dev = auto_device(device); model, cfg, _ = load_checkpoint(ckpt, device=dev)
-    if nms_thd is not None: cfg = override(cfg, [f"train.nms_thd={nms_thd}"])
+    dev = auto_device(device)
+    model, cfg, _ = load_checkpoint(ckpt, device=dev)
+    if nms_thd is not None:
+        cfg = override(cfg, [f"train.nms_thd={nms_thd}"])
     dd = load_dataset(dataset_path)
-    try: check_blocks(dd.manifest, cfg)
-    except VideoLightsError as e: raise VideoLightsError(f"checkpoint {ckpt} does not fit dataset {dataset_path}: {e}") from None
+    try:
+        check_blocks(dd.manifest, cfg)
+    except VideoLightsError as e:
+        raise VideoLightsError(f"checkpoint {ckpt} does not fit dataset {dataset_path}: {e}") from None
     loader = make_loader(dd, cfg, split=split, shuffle=False, batch_size=batch_size, load_labels=False)
     recs = []
     with torch.no_grad():
         for batch in tqdm(loader, desc=f"predict {split}", disable=not progress):
             out = model(**{k: v.to(dev) for k, v in batch["model_inputs"].items()})
             recs += postprocess(out, batch["meta"], cfg)
-    if out_jsonl is not None: atomic_write_text(out_jsonl, "".join(json.dumps(r) + "\n" for r in recs))
+    if out_jsonl is not None:
+        atomic_write_text(out_jsonl, "".join(json.dumps(r) + "\n" for r in recs))
     return recs
 
 # %% ../../nbs/apps/01_predictor.ipynb #c0033
 def format_moments(rec: dict, k: int = 10) -> str:
     "A plain-text table of the top `k` moments and the top highlight clips."
-    lines = [f"query: {rec.get('query')}   video: {rec.get('vid')}   ({rec.get('duration', 0):.0f} s)", "",
-             f"{'rank':>4}  {'start (s)':>9}  {'end (s)':>8}  {'score':>6}"]
-    lines += [f"{i + 1:>4}  {st:>9.1f}  {ed:>8.1f}  {s:>6.3f}" for i, (st, ed, s) in enumerate(rec["pred_relevant_windows"][:k])]
+    lines = [
+        f"query: {rec.get('query')}   video: {rec.get('vid')}   ({rec.get('duration', 0):.0f} s)",
+        "",
+        f"{'rank':>4}  {'start (s)':>9}  {'end (s)':>8}  {'score':>6}",
+    ]
+    lines += [
+        f"{i + 1:>4}  {st:>9.1f}  {ed:>8.1f}  {s:>6.3f}"
+        for i, (st, ed, s) in enumerate(rec["pred_relevant_windows"][:k])
+    ]
     hl = ", ".join(f"{a:.0f}-{b:.0f}s ({s:.2f})" for a, b, s in rec["pred_highlight_clips"][:5])
     return "\n".join(lines + ["", f"top highlight clips: {hl}"])
-

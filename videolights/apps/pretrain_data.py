@@ -13,37 +13,66 @@ from ..core.errors import VideoLightsError
 from ..core.io import atomic_write_text
 from ..core.provenance import process_state
 from ..data.store import build_dataset
-from .features import read_clip_frames, probe_video, blip_clean, auto_device, load_pretrained, load_tokenizer, FeatureExtractor, FEATURE_DIRS
+from videolights.apps.features import (
+    read_clip_frames,
+    probe_video,
+    blip_clean,
+    auto_device,
+    load_pretrained,
+    load_tokenizer,
+    FeatureExtractor,
+    FEATURE_DIRS,
+)
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'CAPTION_MODEL', 'ITM_MODEL', 'VIDEO_EXTS', 'itm_saliency', 'window_clip_ids', 'BlipCaptioner', 'BlipItmScorer',
-           'video_records', 'generate_pretrain_data']
+__all__ = ['log', 'CAPTION_MODEL', 'ITM_MODEL', 'VIDEO_EXTS', 'itm_saliency', 'window_clip_ids', 'BlipCaptioner',
+           'BlipItmScorer', 'video_records', 'generate_pretrain_data']
 
 # %% ../../nbs/apps/02_pretrain_data.ipynb #c0006
-def itm_saliency(p): # ITM match probabilities, any shape
+def itm_saliency(p):  # ITM match probabilities, any shape
     "The original's saliency from ITM probability: max(exp(max(2.5 p, 1)), 2)."
     p = np.asarray(p, dtype=np.float64)
     return np.maximum(np.exp(np.maximum(p * 2.5, 1.0)), 2.0)
 
+
 def window_clip_ids(start: float, end: float, n_clips: int, clip_len: float = 2.0) -> np.ndarray:
     "Clip indices of the window [start, end] (end index reduced by one when it equals `n_clips`, as the original)."
     st, ed = math.floor(start / clip_len), math.ceil(end / clip_len)
-    if ed == n_clips: ed = n_clips - 1
+    if ed == n_clips:
+        ed = n_clips - 1
     return np.arange(st, ed)
 
 # %% ../../nbs/apps/02_pretrain_data.ipynb #c0009
 CAPTION_MODEL = "Salesforce/blip-image-captioning-large"  # LAVIS blip_caption / large_coco
 ITM_MODEL = "Salesforce/blip-itm-base-coco"  # LAVIS blip_image_text_matching / base
 
+
 class BlipCaptioner:
     "Caption images with a BLIP captioning model (LAVIS prompt and decoding defaults)."
-    def __init__(self, model_id: str = CAPTION_MODEL, device=None, prompt: str = "a picture of ", num_beams: int = 3,
-                 max_length: int = 30, min_length: int = 10, batch_size: int = 16):
-        from transformers import BlipForConditionalGeneration, AutoImageProcessor  # lazy: the [video] extra, only needed here
+
+    def __init__(
+        self,
+        model_id: str = CAPTION_MODEL,
+        device=None,
+        prompt: str = "a picture of ",
+        num_beams: int = 3,
+        max_length: int = 30,
+        min_length: int = 10,
+        batch_size: int = 16,
+    ):
+        from transformers import (
+            BlipForConditionalGeneration,
+            AutoImageProcessor,
+        )  # lazy: the [video] extra, only needed here
+
         self.device = auto_device(device)
-        self.model = load_pretrained(BlipForConditionalGeneration.from_pretrained, model_id, "BLIP captioning model").to(self.device).eval()
+        self.model = (
+            load_pretrained(BlipForConditionalGeneration.from_pretrained, model_id, "BLIP captioning model")
+            .to(self.device)
+            .eval()
+        )
         self.processor = load_pretrained(AutoImageProcessor.from_pretrained, model_id, "BLIP image processor")
         self.tokenizer = load_tokenizer(model_id)
         self.prompt, self.gen = prompt, dict(num_beams=num_beams, max_length=max_length, min_length=min_length)
@@ -53,99 +82,169 @@ class BlipCaptioner:
         "uint8 (N, H, W, 3) -> N captions (prompt removed)."
         out = []
         for i in range(0, len(images), self.batch_size):
-            im = list(images[i:i + self.batch_size])
+            im = list(images[i : i + self.batch_size])
             px = self.processor(images=im, return_tensors="pt")["pixel_values"].to(self.device)
             ids = self.tokenizer([self.prompt] * len(im), return_tensors="pt").to(self.device)
             with torch.no_grad():
-                g = self.model.generate(pixel_values=px, input_ids=ids["input_ids"], attention_mask=ids["attention_mask"], **self.gen)
+                g = self.model.generate(
+                    pixel_values=px, input_ids=ids["input_ids"], attention_mask=ids["attention_mask"], **self.gen
+                )
             for t in self.tokenizer.batch_decode(g, skip_special_tokens=True):
-                t = t.strip(); p = self.prompt.strip()
-                out.append((t[len(p):] if t.startswith(p) else t).strip())
+                t = t.strip()
+                p = self.prompt.strip()
+                out.append((t[len(p) :] if t.startswith(p) else t).strip())
         return out
+
 
 class BlipItmScorer:
     "Probability that each image matches a text, from BLIP's image-text matching head."
+
     def __init__(self, model_id: str = ITM_MODEL, device=None, batch_size: int = 32):
-        from transformers import BlipForImageTextRetrieval, AutoImageProcessor  # lazy: the [video] extra, only needed here
+        from transformers import (
+            BlipForImageTextRetrieval,
+            AutoImageProcessor,
+        )  # lazy: the [video] extra, only needed here
+
         self.device = auto_device(device)
-        self.model = load_pretrained(BlipForImageTextRetrieval.from_pretrained, model_id, "BLIP ITM model").to(self.device).eval()
+        self.model = (
+            load_pretrained(BlipForImageTextRetrieval.from_pretrained, model_id, "BLIP ITM model")
+            .to(self.device)
+            .eval()
+        )
         self.processor = load_pretrained(AutoImageProcessor.from_pretrained, model_id, "BLIP image processor")
-        self.tokenizer = load_tokenizer(model_id); self.batch_size = batch_size
+        self.tokenizer = load_tokenizer(model_id)
+        self.batch_size = batch_size
 
     def __call__(self, images: np.ndarray, text: str) -> np.ndarray:
         "uint8 (N, H, W, 3), one text -> (N,) softmax(ITM logits)[:, 1]."
         out = []
         for i in range(0, len(images), self.batch_size):
-            im = list(images[i:i + self.batch_size])
+            im = list(images[i : i + self.batch_size])
             px = self.processor(images=im, return_tensors="pt")["pixel_values"].to(self.device)
             ids = self.tokenizer([blip_clean(text)] * len(im), return_tensors="pt", padding=True).to(self.device)
             with torch.no_grad():
-                s = self.model(pixel_values=px, input_ids=ids["input_ids"], attention_mask=ids["attention_mask"], use_itm_head=True).itm_score
+                s = self.model(
+                    pixel_values=px, input_ids=ids["input_ids"], attention_mask=ids["attention_mask"], use_itm_head=True
+                ).itm_score
             out.append(s.float().softmax(-1)[:, 1].cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0)
 
 # %% ../../nbs/apps/02_pretrain_data.ipynb #c0011
-def video_records(path, captioner, itm, vid=None, window: float = 10.0, clip_len: float = 2.0,
-                  frame_size: int = 224, max_duration: float = 500.0) -> list:
+def video_records(
+    path,
+    captioner,
+    itm,
+    vid=None,
+    window: float = 10.0,
+    clip_len: float = 2.0,
+    frame_size: int = 224,
+    max_duration: float = 500.0,
+) -> list:
     "Caption each `window`-s frame, score the window's clips with ITM, and return QVHighlights-format records."
     vid = vid or Path(path).stem
-    info = probe_video(path); duration = math.floor(info["duration"])
+    info = probe_video(path)
+    duration = math.floor(info["duration"])
     if duration > max_duration or info["duration"] < window:
-        log.info(f"skip {path}: duration {info['duration']:.1f} s outside [{window}, {max_duration}]"); return []
+        log.info(f"skip {path}: duration {info['duration']:.1f} s outside [{window}, {max_duration}]")
+        return []
     frames, _ = read_clip_frames(path, clip_len=window, size=frame_size)  # (n, 1, S, S, 3)
     clips, _ = read_clip_frames(path, clip_len=clip_len, size=frame_size)  # (n_clips, 1, S, S, 3)
-    n = len(frames); fd = duration / n
-    queries = captioner(frames[:, 0]); recs = []
+    n = len(frames)
+    fd = duration / n
+    queries = captioner(frames[:, 0])
+    recs = []
     for i, q in enumerate(queries):
         st, ed = i * fd, (i + 1) * fd
         ids = window_clip_ids(st, ed, len(clips), clip_len)
         sal = itm_saliency(itm(clips[ids, 0], q)) if len(ids) else np.zeros(0)
-        recs.append(dict(qid=f"{vid}_{st}_{ed}", query=q, vid=vid, duration=duration, split="train",
-                         relevant_windows=[[st, ed]], relevant_clip_ids=ids.tolist(),
-                         saliency_scores=[[round(float(s), 4)] for s in sal]))
+        recs.append(
+            dict(
+                qid=f"{vid}_{st}_{ed}",
+                query=q,
+                vid=vid,
+                duration=duration,
+                split="train",
+                relevant_windows=[[st, ed]],
+                relevant_clip_ids=ids.tolist(),
+                saliency_scores=[[round(float(s), 4)] for s in sal],
+            )
+        )
     return recs
 
 # %% ../../nbs/apps/02_pretrain_data.ipynb #c0018
 VIDEO_EXTS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v")
 
+
 def _list_videos(videos_dir) -> dict:
     d = Path(videos_dir)
-    if not d.is_dir(): raise VideoLightsError(f"video folder {d} not found; pass --videos DIR with video files")
+    if not d.is_dir():
+        raise VideoLightsError(f"video folder {d} not found; pass --videos DIR with video files")
     vids = {p.stem: p for p in sorted(d.iterdir()) if p.suffix.lower() in VIDEO_EXTS}
-    if not vids: raise VideoLightsError(f"no videos ({', '.join(VIDEO_EXTS)}) in {d}")
+    if not vids:
+        raise VideoLightsError(f"no videos ({', '.join(VIDEO_EXTS)}) in {d}")
     return vids
+
 
 def _write_records(path, recs):
     atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in recs))
 
 # %% ../../nbs/apps/02_pretrain_data.ipynb #c0019
-def generate_pretrain_data(videos_dir, out, # folder of videos; output folder
-                           captioner=None, itm=None, extractor=None, # callables / FeatureExtractor (default: built from ids below)
-                           caption_model: str = CAPTION_MODEL, itm_model: str = ITM_MODEL,
-                           feature_models: dict | None = None, blocks=("clip", "blip"), # feature blocks and {block: model id}
-                           window: float = 10.0, clip_len: float = 2.0, frame_size: int = 224, max_duration: float = 500.0,
-                           device=None, build: bool = True, progress: bool = True) -> Path:
+def generate_pretrain_data(
+    videos_dir,
+    out,  # folder of videos; output folder
+    captioner=None,
+    itm=None,
+    extractor=None,  # callables / FeatureExtractor (default: built from ids below)
+    caption_model: str = CAPTION_MODEL,
+    itm_model: str = ITM_MODEL,
+    feature_models: dict | None = None,
+    blocks=("clip", "blip"),  # feature blocks and {block: model id}
+    window: float = 10.0,
+    clip_len: float = 2.0,
+    frame_size: int = 224,
+    max_duration: float = 500.0,
+    device=None,
+    build: bool = True,
+    progress: bool = True,
+) -> Path:
     "Generate captions/windows/saliency and features for every video in `videos_dir`; returns the dataset (or jsonl) path."
     state, out = process_state(), Path(out)
-    vids = _list_videos(videos_dir); rec_dir = out / "records"
+    vids = _list_videos(videos_dir)
+    rec_dir = out / "records"
     todo = [v for v in vids if not (rec_dir / f"{v}.jsonl").exists()]
     with state.split_between_processes(todo) as mine:
         if mine:
             dev = device if device is not None else state.device
             captioner = captioner or BlipCaptioner(caption_model, device=dev)
             itm = itm or BlipItmScorer(itm_model, device=dev)
-            extractor = extractor or FeatureExtractor(blocks, models=feature_models, clip_len=clip_len, frame_size=frame_size, device=dev)
+            extractor = extractor or FeatureExtractor(
+                blocks, models=feature_models, clip_len=clip_len, frame_size=frame_size, device=dev
+            )
         for v in tqdm(mine, desc=f"pretrain-data [{state.process_index}]", disable=not progress):
-            recs = video_records(vids[v], captioner, itm, vid=v, window=window, clip_len=clip_len, frame_size=frame_size, max_duration=max_duration)
-            if recs: extractor.extract({v: vids[v]}, out / "features", queries=recs, progress=False)
+            recs = video_records(
+                vids[v],
+                captioner,
+                itm,
+                vid=v,
+                window=window,
+                clip_len=clip_len,
+                frame_size=frame_size,
+                max_duration=max_duration,
+            )
+            if recs:
+                extractor.extract({v: vids[v]}, out / "features", queries=recs, progress=False)
             _write_records(rec_dir / f"{v}.jsonl", recs)  # last: marks the video done
     state.wait_for_everyone()
     jl = out / "pretrain.jsonl"
     if state.is_main_process:
         lines = [l for v in vids for l in (rec_dir / f"{v}.jsonl").read_text().splitlines() if l.strip()]
-        if not lines: raise VideoLightsError(f"no pretraining records: every video in {videos_dir} is shorter than {window} s or longer than {max_duration} s")
+        if not lines:
+            raise VideoLightsError(
+                f"no pretraining records: every video in {videos_dir} is shorter than {window} s or longer than {max_duration} s"
+            )
         atomic_write_text(jl, "\n".join(lines) + "\n")
-        if build: _build(out, blocks)
+        if build:
+            _build(out, blocks)
     state.wait_for_everyone()
     return out / "dataset" if build else jl
 
@@ -153,7 +252,15 @@ def generate_pretrain_data(videos_dir, out, # folder of videos; output folder
 def _build(out, blocks):
     "Assemble `out/dataset` from `out/pretrain.jsonl` and the extracted features (replacing an older build)."
     f = Path(out) / "features"
-    return build_dataset({"train": Path(out) / "pretrain.jsonl"}, [f / FEATURE_DIRS["video"][b] for b in blocks],
-                         [f / FEATURE_DIRS["text"][b] for b in blocks], Path(out) / "dataset", video_blocks=list(blocks),
-                         text_blocks=list(blocks), kind="qvhighlights", name="pretrain", overwrite=True,
-                         source="videolights pretrain-data (BLIP captions + ITM saliency)")
+    return build_dataset(
+        {"train": Path(out) / "pretrain.jsonl"},
+        [f / FEATURE_DIRS["video"][b] for b in blocks],
+        [f / FEATURE_DIRS["text"][b] for b in blocks],
+        Path(out) / "dataset",
+        video_blocks=list(blocks),
+        text_blocks=list(blocks),
+        kind="qvhighlights",
+        name="pretrain",
+        overwrite=True,
+        source="videolights pretrain-data (BLIP captions + ITM saliency)",
+    )

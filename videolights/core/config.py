@@ -11,8 +11,9 @@ from .errors import ConfigError
 from .io import atomic_write_text
 
 # %% auto #0
-__all__ = ['QVHL_VIDEO_BLOCKS', 'QVHL_TEXT_BLOCKS', 'SALIENCY_KINDS', 'SYNTH_VIDEO_BLOCKS', 'SYNTH_TEXT_BLOCKS', 'PRESETS',
-           'DataConfig', 'ModelConfig', 'LossConfig', 'TrainConfig', 'VideoLightsConfig', 'override']
+__all__ = ['QVHL_VIDEO_BLOCKS', 'QVHL_TEXT_BLOCKS', 'SALIENCY_KINDS', 'SYNTH_VIDEO_BLOCKS', 'SYNTH_TEXT_BLOCKS',
+           'PRESETS', 'DataConfig', 'ModelConfig', 'LossConfig', 'TrainConfig', 'VideoLightsConfig',
+           'override']
 
 # %% ../../nbs/core/02_config.ipynb #561660b2
 QVHL_VIDEO_BLOCKS = (("slowfast", 2304), ("clip", 512), ("blip", 768))
@@ -23,8 +24,11 @@ SALIENCY_KINDS = ("qvhighlights", "windows", "tvsum", "youtube")
 @dataclass
 class DataConfig:
     "What the model reads: feature blocks, clip length, truncation and the saliency flavour of the benchmark."
+
     dataset: str = "qvhighlights"  # benchmark name: qvhighlights, charades, tvsum, youtube, synthetic, or a custom name
-    video_blocks: tuple = QVHL_VIDEO_BLOCKS  # ((name, dim), ...) of the video feature blocks, concatenated in this order
+    video_blocks: tuple = (
+        QVHL_VIDEO_BLOCKS  # ((name, dim), ...) of the video feature blocks, concatenated in this order
+    )
     text_blocks: tuple = QVHL_TEXT_BLOCKS  # ((name, dim), ...) of the text (token) feature blocks
     use_tef: bool = True  # append the 2-d temporal endpoint feature [i/L, (i+1)/L] to every clip
     normalize_video: bool = True  # L2-normalise each video block per clip (original: not --no_norm_vfeat)
@@ -33,7 +37,9 @@ class DataConfig:
     max_v_l: int = 75  # clips kept per video (longer videos are cut)
     max_q_l: int = 32  # tokens kept per query
     max_windows: int = 5  # ground-truth windows kept per query (more are shuffled and cut, as the original)
-    saliency: str = "qvhighlights"  # how saliency labels are made: qvhighlights (3 raters), windows, tvsum (20 raters), youtube
+    saliency: str = (
+        "qvhighlights"  # how saliency labels are made: qvhighlights (3 raters), windows, tvsum (20 raters), youtube
+    )
     domain: str | None = None  # TVSum / YouTube-HL domain to train on (None: all, one run per domain)
     feat_dtype: str = "float32"  # on-disk feature dtype: float32 (exact parity) or float16 (half the disk and memory)
 
@@ -51,6 +57,7 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     "Architecture sizes, the paper's contribution flags and one flag per quirk of the original."
+
     hidden_dim: int = 256  # transformer width d
     nheads: int = 8  # attention heads
     enc_layers: int = 3  # self-attention encoder layers over [global token, video]
@@ -70,7 +77,9 @@ class ModelConfig:
     aux_loss: bool = True  # return per-decoder-layer outputs for auxiliary losses
     # --- contributions of the paper (ablation switches) ---
     fra: bool = True  # (i) Feature Refinement & Alignment module
-    input_proj: str = "auto"  # conv | linear | auto (auto = conv with FRA, linear without, as the original couples them)
+    input_proj: str = (
+        "auto"  # conv | linear | auto (auto = conv with FRA, linear without, as the original couples them)
+    )
     mr2hd: bool = True  # (iv) MR->HD feedback: top-1 moment guides saliency through a GRU
     # --- quirks of the original (True = reproduce the original's behaviour) ---
     quirk_bicmf_mask_order: bool = True  # Bi-CMF attn mask indexed (b*nhead+h) % B instead of per sample
@@ -85,13 +94,15 @@ class ModelConfig:
     @property
     def proj_kind(self) -> str:
         "The input projection actually used (resolves `auto`)."
-        if self.input_proj != "auto": return self.input_proj
+        if self.input_proj != "auto":
+            return self.input_proj
         return "conv" if self.fra else "linear"
 
 # %% ../../nbs/core/02_config.ipynb #d7580473
 @dataclass
 class LossConfig:
     "Matcher costs, loss weights, and every constant used inside a loss (no magic numbers in loss code)."
+
     set_cost_span: float = 10.0  # matcher: L1 span cost
     set_cost_giou: float = 1.0  # matcher: generalised-IoU cost
     set_cost_class: float = 4.0  # matcher: foreground-probability cost
@@ -113,10 +124,14 @@ class LossConfig:
     cos_sim_loss_coef: float = 1.0  # weight of the cosine saliency-alignment term
     mr_to_hd_loss_coef: float = 1.0  # weight of the MR->HD saliency term
     neg_pair_loss: bool = True  # -log(1 - sigmoid(s_neg)) on rolled-text negative pairs
-    margin_loss_scale: float = 2.0  # the mean pairwise hinge is multiplied by this (original: x2 'to keep the loss the same scale')
+    margin_loss_scale: float = (
+        2.0  # the mean pairwise hinge is multiplied by this (original: x2 'to keep the loss the same scale')
+    )
     rank_pad_score: float = -1000.0  # score put on padded clips before the rank-contrastive softmax (original: -1e3)
     rank_eps: float = 1e-6  # epsilon in the rank-contrastive log-partition and positive count (original: 1e-6)
-    check_inputs: bool = True  # criterion raises VideoLightsError on non-finite outputs or degenerate targets (one host sync per call)
+    check_inputs: bool = (
+        True  # criterion raises VideoLightsError on non-finite outputs or degenerate targets (one host sync per call)
+    )
     # --- quirks of the original criterion (True = reproduce) ---
     quirk_label_plain_mean: bool = True  # weighted CE reduced by a plain mean (not weight-normalised)
     quirk_contrastive_sum_padding: bool = True  # NCE logits sum over all text tokens, padding included
@@ -127,6 +142,7 @@ class LossConfig:
 @dataclass
 class TrainConfig:
     "Optimisation and evaluation schedule."
+
     lr: float = 1e-4  # AdamW learning rate
     weight_decay: float = 1e-4  # AdamW weight decay (one group: biases and norms included, as the original)
     lr_drop: int = 400  # StepLR step (epochs); > n_epoch means a constant lr
@@ -150,20 +166,42 @@ class TrainConfig:
 
 # %% ../../nbs/core/02_config.ipynb #ffc36341
 _CHOICES = {
-    "data.saliency": SALIENCY_KINDS, "data.feat_dtype": ("float32", "float16"),
-    "model.input_proj": ("auto", "conv", "linear"), "model.activation": ("prelu", "relu", "gelu"),
-    "model.position_embedding": ("sine", "learned"), "train.mixed_precision": ("no", "bf16", "fp16"),
+    "data.saliency": SALIENCY_KINDS,
+    "data.feat_dtype": ("float32", "float16"),
+    "model.input_proj": ("auto", "conv", "linear"),
+    "model.activation": ("prelu", "relu", "gelu"),
+    "model.position_embedding": ("sine", "learned"),
+    "train.mixed_precision": ("no", "bf16", "fp16"),
 }
-_POSITIVE = ("data.clip_len", "data.max_v_l", "data.max_q_l", "data.max_windows", "model.hidden_dim", "model.nheads",
-             "model.dim_feedforward", "model.num_queries", "model.n_input_proj", "model.contrastive_hdim",
-             "loss.temperature", "loss.rank_tau", "loss.rank_levels", "train.lr", "train.n_epoch", "train.bsz",
-             "train.eval_bsz", "train.grad_accum", "train.eval_every")
+_POSITIVE = (
+    "data.clip_len",
+    "data.max_v_l",
+    "data.max_q_l",
+    "data.max_windows",
+    "model.hidden_dim",
+    "model.nheads",
+    "model.dim_feedforward",
+    "model.num_queries",
+    "model.n_input_proj",
+    "model.contrastive_hdim",
+    "loss.temperature",
+    "loss.rank_tau",
+    "loss.rank_levels",
+    "train.lr",
+    "train.n_epoch",
+    "train.bsz",
+    "train.eval_bsz",
+    "train.grad_accum",
+    "train.eval_every",
+)
 _NONNEG = ("model.enc_layers", "model.bicmf_layers", "loss.eos_coef", "train.weight_decay", "train.num_workers")
 _RATES = ("model.input_dropout", "model.dropout", "model.fra_dropout")
+
 
 @dataclass
 class VideoLightsConfig:
     "The whole experiment: data, model, losses and training, with a preset name."
+
     data: DataConfig = field(default_factory=DataConfig)  # what the model reads
     model: ModelConfig = field(default_factory=ModelConfig)  # architecture, contributions, quirks
     loss: LossConfig = field(default_factory=LossConfig)  # matcher and loss weights
@@ -174,7 +212,8 @@ class VideoLightsConfig:
     def __post_init__(self):
         for name, cls in (("data", DataConfig), ("model", ModelConfig), ("loss", LossConfig), ("train", TrainConfig)):
             v = getattr(self, name)
-            if isinstance(v, dict): setattr(self, name, _from_dict(cls, v, name))
+            if isinstance(v, dict):
+                setattr(self, name, _from_dict(cls, v, name))
         self.data.video_blocks = tuple(tuple(b) for b in self.data.video_blocks)
         self.data.text_blocks = tuple(tuple(b) for b in self.data.text_blocks)
         self.validate()
@@ -187,32 +226,45 @@ class VideoLightsConfig:
     def validate(self) -> "VideoLightsConfig":
         "Raise `ConfigError` naming the first invalid field."
         for k, choices in _CHOICES.items():
-            if self.get(k) not in choices: raise ConfigError(f"{k}={self.get(k)!r} is not one of {choices}")
+            if self.get(k) not in choices:
+                raise ConfigError(f"{k}={self.get(k)!r} is not one of {choices}")
         for k in _POSITIVE:
-            if not self.get(k) > 0: raise ConfigError(f"{k}={self.get(k)!r} must be > 0")
+            if not self.get(k) > 0:
+                raise ConfigError(f"{k}={self.get(k)!r} must be > 0")
         for k in _NONNEG:
-            if not self.get(k) >= 0: raise ConfigError(f"{k}={self.get(k)!r} must be >= 0")
+            if not self.get(k) >= 0:
+                raise ConfigError(f"{k}={self.get(k)!r} must be >= 0")
         for k in _RATES:
-            if not 0 <= self.get(k) < 1: raise ConfigError(f"{k}={self.get(k)!r} must be in [0, 1)")
+            if not 0 <= self.get(k) < 1:
+                raise ConfigError(f"{k}={self.get(k)!r} must be in [0, 1)")
         m = self.model
-        if m.hidden_dim % m.nheads: raise ConfigError(f"model.hidden_dim={m.hidden_dim} must be divisible by model.nheads={m.nheads}")
-        if m.dec_layers < 1: raise ConfigError(f"model.dec_layers={m.dec_layers} must be >= 1 (the decoder predicts the moments)")
-        if m.n_input_proj > 3: raise ConfigError(f"model.n_input_proj={m.n_input_proj} must be 1, 2 or 3 (as the original)")
+        if m.hidden_dim % m.nheads:
+            raise ConfigError(f"model.hidden_dim={m.hidden_dim} must be divisible by model.nheads={m.nheads}")
+        if m.dec_layers < 1:
+            raise ConfigError(f"model.dec_layers={m.dec_layers} must be >= 1 (the decoder predicts the moments)")
+        if m.n_input_proj > 3:
+            raise ConfigError(f"model.n_input_proj={m.n_input_proj} must be 1, 2 or 3 (as the original)")
         for sec in ("video_blocks", "text_blocks"):
             blocks = getattr(self.data, sec)
-            if not blocks: raise ConfigError(f"data.{sec} is empty: at least one feature block is needed")
+            if not blocks:
+                raise ConfigError(f"data.{sec} is empty: at least one feature block is needed")
             for b in blocks:
                 if len(b) != 2 or not isinstance(b[0], str) or not int(b[1]) > 0:
                     raise ConfigError(f"data.{sec} entry {b!r} must be (name, positive dim)")
             names = [b[0] for b in blocks]
-            if len(set(names)) != len(names): raise ConfigError(f"data.{sec} has repeated block names {names}")
+            if len(set(names)) != len(names):
+                raise ConfigError(f"data.{sec} has repeated block names {names}")
         return self
 
     # ---- derived ----
     @property
-    def v_feat_dim(self) -> int: return self.data.v_feat_dim
+    def v_feat_dim(self) -> int:
+        return self.data.v_feat_dim
+
     @property
-    def t_feat_dim(self) -> int: return self.data.t_feat_dim
+    def t_feat_dim(self) -> int:
+        return self.data.t_feat_dim
+
     @property
     def hd_only(self) -> bool:
         "Highlight-detection-only benchmarks (TVSum, YouTube-HL) train saliency without the matcher."
@@ -222,34 +274,46 @@ class VideoLightsConfig:
 def _from_dict(cls, d: dict, where: str):
     names = {f.name for f in fields(cls)}
     unknown = sorted(set(d) - names)
-    if unknown: raise ConfigError(f"unknown field(s) {', '.join(where + '.' + u for u in unknown)}; valid: {sorted(names)}")
+    if unknown:
+        raise ConfigError(f"unknown field(s) {', '.join(where + '.' + u for u in unknown)}; valid: {sorted(names)}")
     return cls(**d)
+
 
 def _cfg_to_dict(self) -> dict:
     "Plain-JSON dict of the config (tuples become lists)."
     return json.loads(json.dumps(asdict(self)))
 
+
 @classmethod
 def _cfg_from_dict(cls, d: dict) -> "VideoLightsConfig":
     "Build a config from `to_dict` output; unknown keys raise `ConfigError`."
-    d = dict(d); top = {f.name for f in fields(cls)}
+    d = dict(d)
+    top = {f.name for f in fields(cls)}
     unknown = sorted(set(d) - top)
-    if unknown: raise ConfigError(f"unknown top-level field(s) {unknown}; valid: {sorted(top)}")
+    if unknown:
+        raise ConfigError(f"unknown top-level field(s) {unknown}; valid: {sorted(top)}")
     return cls(**d)
+
 
 def _cfg_save(self, path) -> Path:
     "Save as JSON atomically; returns the path."
     return atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
+
 @classmethod
 def _cfg_load(cls, path) -> "VideoLightsConfig":
     "Load a config saved with `save` (a directory means `DIR/config.json`)."
     p = Path(path)
-    if p.is_dir(): p = p / "config.json"
-    if not p.exists(): raise ConfigError(f"config file {p} not found")
-    try: d = json.loads(p.read_text())
-    except json.JSONDecodeError as e: raise ConfigError(f"config file {p} is not valid JSON ({e})") from None
+    if p.is_dir():
+        p = p / "config.json"
+    if not p.exists():
+        raise ConfigError(f"config file {p} not found")
+    try:
+        d = json.loads(p.read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"config file {p} is not valid JSON ({e})") from None
     return cls.from_dict(d)
+
 
 VideoLightsConfig.to_dict, VideoLightsConfig.from_dict = _cfg_to_dict, _cfg_from_dict
 VideoLightsConfig.save, VideoLightsConfig.load = _cfg_save, _cfg_load
@@ -257,26 +321,37 @@ VideoLightsConfig.save, VideoLightsConfig.load = _cfg_save, _cfg_load
 # %% ../../nbs/core/02_config.ipynb #3cb05605
 def _parse_value(s: str):
     low = s.strip().lower()
-    if low in ("true", "false"): return low == "true"
-    if low in ("none", "null"): return None
-    try: return json.loads(s)
-    except (json.JSONDecodeError, ValueError): return s
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    try:
+        return json.loads(s)
+    except (json.JSONDecodeError, ValueError):
+        return s
+
 
 def override(cfg: VideoLightsConfig, items=(), **kw) -> VideoLightsConfig:
     "New config with dotted fields replaced: items like `'model.fra=false'` or keywords `model__fra=False`."
     pairs = []
     for it in items:
-        if "=" not in it: raise ConfigError(f"override {it!r} must look like section.field=value")
-        k, v = it.split("=", 1); pairs.append((k.strip(), _parse_value(v)))
+        if "=" not in it:
+            raise ConfigError(f"override {it!r} must look like section.field=value")
+        k, v = it.split("=", 1)
+        pairs.append((k.strip(), _parse_value(v)))
     pairs += [(k.replace("__", "."), v) for k, v in kw.items()]
     d = cfg.to_dict()
     for k, v in pairs:
         sec, dot, name = k.partition(".")
         if not dot:
-            if sec not in ("preset", "notes"): raise ConfigError(f"override {k!r} must name a section.field (sections: data, model, loss, train)")
-            d[sec] = v; continue
-        if sec not in ("data", "model", "loss", "train"): raise ConfigError(f"unknown config section {sec!r} in {k!r}; valid: data, model, loss, train")
-        if name not in d[sec]: raise ConfigError(f"unknown field {k!r}; valid {sec} fields: {sorted(d[sec])}")
+            if sec not in ("preset", "notes"):
+                raise ConfigError(f"override {k!r} must name a section.field (sections: data, model, loss, train)")
+            d[sec] = v
+            continue
+        if sec not in ("data", "model", "loss", "train"):
+            raise ConfigError(f"unknown config section {sec!r} in {k!r}; valid: data, model, loss, train")
+        if name not in d[sec]:
+            raise ConfigError(f"unknown field {k!r}; valid {sec} fields: {sorted(d[sec])}")
         d[sec][name] = v
     return VideoLightsConfig.from_dict(d)
 
@@ -284,11 +359,19 @@ def override(cfg: VideoLightsConfig, items=(), **kw) -> VideoLightsConfig:
 SYNTH_VIDEO_BLOCKS = (("slowfast", 256), ("clip", 128), ("blip", 128))
 SYNTH_TEXT_BLOCKS = (("clip", 128), ("blip", 128))
 
+
 def _preset_dict(name: str) -> dict:
-    d = {"data": asdict(DataConfig()), "model": asdict(ModelConfig()), "loss": asdict(LossConfig()),
-         "train": asdict(TrainConfig()), "preset": name, "notes": ""}
+    d = {
+        "data": asdict(DataConfig()),
+        "model": asdict(ModelConfig()),
+        "loss": asdict(LossConfig()),
+        "train": asdict(TrainConfig()),
+        "preset": name,
+        "notes": "",
+    }
     D, M, L, T = d["data"], d["model"], d["loss"], d["train"]
-    if name == "qvhighlights": pass
+    if name == "qvhighlights":
+        pass
     elif name == "charades":
         D.update(dataset="charades", clip_len=1.0, saliency="windows")
         T.update(lr_drop=100, n_epoch=100, eval_bsz=4)
@@ -297,7 +380,8 @@ def _preset_dict(name: str) -> dict:
         D.update(dataset=name, saliency=name, max_v_l=1000, video_blocks=(("i3d", 2048),), text_blocks=(("clip", 512),))
         T.update(bsz=4, lr=1e-3, n_epoch=2000, lr_drop=2000, max_es_cnt=-1)
         L.update(hard_pos_neg_loss_coef=1.0, contrastive_align_loss_coef=0.8)
-        if name == "youtube": D.update(clip_len=1.0)
+        if name == "youtube":
+            D.update(clip_len=1.0)
     elif name == "synthetic":
         D.update(dataset="synthetic", video_blocks=SYNTH_VIDEO_BLOCKS, text_blocks=SYNTH_TEXT_BLOCKS)
         # NOT the paper's hyper-parameters: a small model, lr 1e-3 and batches of 16 so that it learns within ~8 CPU minutes
@@ -305,20 +389,30 @@ def _preset_dict(name: str) -> dict:
         M.update(hidden_dim=64, dim_feedforward=256, enc_layers=1, dec_layers=2, nheads=4, quirk_neg_full_decoder=False)
         T.update(lr=1e-3, bsz=16, n_epoch=30, eval_every=2, lr_drop=1000, max_minutes=8)
     elif name == "tiny":
-        D.update(dataset="synthetic", video_blocks=(("slowfast", 24), ("clip", 16), ("blip", 8)),
-                 text_blocks=(("clip", 16), ("blip", 8)), max_v_l=75, max_q_l=32)
-        M.update(hidden_dim=32, nheads=4, dim_feedforward=64, enc_layers=1, dec_layers=2, num_queries=5, contrastive_hdim=16)
+        D.update(
+            dataset="synthetic",
+            video_blocks=(("slowfast", 24), ("clip", 16), ("blip", 8)),
+            text_blocks=(("clip", 16), ("blip", 8)),
+            max_v_l=75,
+            max_q_l=32,
+        )
+        M.update(
+            hidden_dim=32, nheads=4, dim_feedforward=64, enc_layers=1, dec_layers=2, num_queries=5, contrastive_hdim=16
+        )
         T.update(lr=1e-3, bsz=8, n_epoch=2, eval_every=1, eval_bsz=16)
     else:
         raise ConfigError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
     return d
 
+
 PRESETS = ("qvhighlights", "charades", "tvsum", "youtube", "synthetic", "tiny")
+
 
 @classmethod
 def _cfg_preset(cls, name: str, *overrides, **kw) -> "VideoLightsConfig":
     "The named preset, optionally with dotted overrides (`'model.fra=false'`)."
     cfg = cls.from_dict(_preset_dict(name))
     return override(cfg, overrides, **kw) if (overrides or kw) else cfg
+
 
 VideoLightsConfig.preset = _cfg_preset

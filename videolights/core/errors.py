@@ -12,5 +12,6 @@ __all__ = ['VideoLightsError', 'ConfigError']
 class VideoLightsError(ValueError):
     "A problem with the user's input (config, data, checkpoint); the message names the thing and the fix."
 
+
 class ConfigError(VideoLightsError):
     "An invalid configuration value; the message names the field."

@@ -14,44 +14,57 @@ __all__ = ['usual_mode', 'atomic_path', 'atomic_write_text', 'load_jsonl', 'save
 # %% ../../nbs/core/01_io.ipynb #i5
 def usual_mode(path, is_dir: bool = False):
     "Give a temporary file/folder (`mkstemp`/`mkdtemp` make them private, 0600/0700) the mode a plain `open` would: 0666/0777 minus the umask."
-    m = os.umask(0); os.umask(m)
+    m = os.umask(0)
+    os.umask(m)
     os.chmod(path, (0o777 if is_dir else 0o666) & ~m)
+
 
 @contextlib.contextmanager
 def atomic_path(path, suffix: str = ".tmp"):
     "Yield a temporary path beside `path` to write; on success it gets the usual mode and replaces `path`, on error it is deleted."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix); os.close(fd)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
     try:
         yield Path(tmp)
-        usual_mode(tmp); os.replace(tmp, path)
+        usual_mode(tmp)
+        os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp): os.unlink(tmp)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
         raise
+
 
 def atomic_write_text(path, text: str):
     "Write `text` to `path` atomically (temporary file in the same folder, then `os.replace`)."
-    with atomic_path(path) as tmp: tmp.write_text(text)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
     return Path(path)
-
 
 # %% ../../nbs/core/01_io.ipynb #i7
 def load_jsonl(path) -> list[dict]:
     "Records of a jsonl file; a malformed line raises `VideoLightsError` naming the file and line number."
     path = Path(path)
-    if not path.exists(): raise VideoLightsError(f"{path}: file not found")
+    if not path.exists():
+        raise VideoLightsError(f"{path}: file not found")
     out = []
     with open(path) as f:
         for i, line in enumerate(f, 1):
-            if not line.strip(): continue
-            try: rec = json.loads(line)
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
             except json.JSONDecodeError as e:
-                raise VideoLightsError(f"{path}: line {i} is not valid JSON ({e.msg}); each line must be one JSON object") from None
-            if not isinstance(rec, dict): raise VideoLightsError(f"{path}: line {i} is a {type(rec).__name__}, expected a JSON object")
+                raise VideoLightsError(
+                    f"{path}: line {i} is not valid JSON ({e.msg}); each line must be one JSON object"
+                ) from None
+            if not isinstance(rec, dict):
+                raise VideoLightsError(f"{path}: line {i} is a {type(rec).__name__}, expected a JSON object")
             out.append(rec)
     return out
+
 
 def save_jsonl(records, path):
     "Write records as jsonl atomically."
     return atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))
-

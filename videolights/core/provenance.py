@@ -14,26 +14,42 @@ __all__ = ['provenance', 'process_state']
 # %% ../../nbs/core/04_provenance.ipynb #22fb634e
 def provenance() -> dict:
     "Package version, git commit, library versions, python, platform and UTC time, for saving beside results."
+
     def ver(p):
-        try: return md.version(p)
-        except md.PackageNotFoundError: return None
+        try:
+            return md.version(p)
+        except md.PackageNotFoundError:
+            return None
+
     commit = None
     try:
         here = Path(__file__).resolve().parent
         r = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        if r.returncode == 0: commit = r.stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        if commit and dirty: commit += "+dirty"
-    except Exception: pass
-    return {"videolights": ver("videolights"), "git_commit": commit,
-            "libraries": {p: ver(p) for p in ("torch", "numpy", "scipy", "datasets", "transformers", "accelerate")},
-            "python": platform.python_version(), "platform": platform.platform(),
-            "time_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+        if r.returncode == 0:
+            commit = r.stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+        if commit and dirty:
+            commit += "+dirty"
+    except Exception:
+        pass
+    return {
+        "videolights": ver("videolights"),
+        "git_commit": commit,
+        "libraries": {p: ver(p) for p in ("torch", "numpy", "scipy", "datasets", "transformers", "accelerate")},
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "time_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
 
 # %% ../../nbs/core/04_provenance.ipynb #procstate-code
 def process_state():
     "Accelerate's `PartialState` for this process, honouring `ACCELERATE_USE_CPU` (as `Accelerator` does)."
     from accelerate import PartialState  # lazy: accelerate imports torch, and core never does
     from accelerate.utils import parse_flag_from_env
+
     return PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))

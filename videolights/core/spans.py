@@ -7,16 +7,18 @@ from __future__ import annotations
 import numpy as np
 
 # %% auto #0
-__all__ = ['span_cxw_to_xx', 'span_xx_to_cxw', 'temporal_iou', 'generalized_temporal_iou', 'paired_temporal_iou', 'clamp_spans',
-           'secs_to_clip', 'clip_to_secs', 'window_to_clip_ids', 'temporal_nms']
+__all__ = ['span_cxw_to_xx', 'span_xx_to_cxw', 'temporal_iou', 'generalized_temporal_iou', 'paired_temporal_iou',
+           'clamp_spans', 'secs_to_clip', 'clip_to_secs', 'window_to_clip_ids', 'temporal_nms']
 
 # %% ../../nbs/core/03_spans.ipynb #c0006
 def _xp(x):
     "The array module of `x`: torch for a tensor (already imported by whoever made it), else numpy."
     if type(x).__module__.startswith("torch"):
         import torch
+
         return torch
     return np
+
 
 def _arr(x):
     "Keep tensors and arrays; turn lists/scalars into float numpy arrays."
@@ -25,20 +27,24 @@ def _arr(x):
 # %% ../../nbs/core/03_spans.ipynb #c0008
 def span_cxw_to_xx(cxw):
     "(center, width) -> (start, end) along the last dim; numpy or torch, any leading shape."
-    cxw = _arr(cxw); xp = _xp(cxw)
+    cxw = _arr(cxw)
+    xp = _xp(cxw)
     c, w = cxw[..., 0], cxw[..., 1]
     return xp.stack([c - 0.5 * w, c + 0.5 * w], -1)
 
+
 def span_xx_to_cxw(xx):
     "(start, end) -> (center, width) along the last dim; numpy or torch, any leading shape."
-    xx = _arr(xx); xp = _xp(xx)
+    xx = _arr(xx)
+    xp = _xp(xx)
     s, e = xx[..., 0], xx[..., 1]
     return xp.stack([(s + e) * 0.5, e - s], -1)
 
 # %% ../../nbs/core/03_spans.ipynb #c0011
 def temporal_iou(spans1, spans2):
     "Pairwise IoU and union of (start, end) spans: `(..., N, 2)`, `(..., M, 2)` -> `(..., N, M)` twice (0/0 is nan)."
-    spans1, spans2 = _arr(spans1), _arr(spans2); xp = _xp(spans1)
+    spans1, spans2 = _arr(spans1), _arr(spans2)
+    xp = _xp(spans1)
     len1 = spans1[..., 1] - spans1[..., 0]  # (..., N)
     len2 = spans2[..., 1] - spans2[..., 0]  # (..., M)
     left = xp.maximum(spans1[..., :, None, 0], spans2[..., None, :, 0])  # (..., N, M)
@@ -47,9 +53,11 @@ def temporal_iou(spans1, spans2):
     union = len1[..., :, None] + len2[..., None, :] - inter  # (..., N, M)
     return inter / union, union
 
+
 def generalized_temporal_iou(spans1, spans2):
     "Pairwise generalised IoU of (start, end) spans: `(N, 2)`, `(M, 2)` -> `(N, M)` in [-1, 1]."
-    spans1, spans2 = _arr(spans1), _arr(spans2); xp = _xp(spans1)
+    spans1, spans2 = _arr(spans1), _arr(spans2)
+    xp = _xp(spans1)
     iou, union = temporal_iou(spans1, spans2)
     left = xp.minimum(spans1[:, None, 0], spans2[None, :, 0])  # (N, M)
     right = xp.maximum(spans1[:, None, 1], spans2[None, :, 1])  # (N, M)
@@ -59,29 +67,37 @@ def generalized_temporal_iou(spans1, spans2):
 # %% ../../nbs/core/03_spans.ipynb #c0016
 def paired_temporal_iou(spans1, spans2, hull: bool = True):
     "Row-by-row IoU of (start, end) spans `(N, 2)`, `(N, 2)` -> `(N,)`; `hull` uses the hull length as union (0 where it is 0)."
-    spans1, spans2 = _arr(spans1), _arr(spans2); xp = _xp(spans1)
+    spans1, spans2 = _arr(spans1), _arr(spans2)
+    xp = _xp(spans1)
     inter = xp.clip(xp.minimum(spans1[..., 1], spans2[..., 1]) - xp.maximum(spans1[..., 0], spans2[..., 0]), 0, None)
-    if hull: union = xp.maximum(spans1[..., 1], spans2[..., 1]) - xp.minimum(spans1[..., 0], spans2[..., 0])
-    else: union = (spans1[..., 1] - spans1[..., 0]) + (spans2[..., 1] - spans2[..., 0]) - inter
+    if hull:
+        union = xp.maximum(spans1[..., 1], spans2[..., 1]) - xp.minimum(spans1[..., 0], spans2[..., 0])
+    else:
+        union = (spans1[..., 1] - spans1[..., 0]) + (spans2[..., 1] - spans2[..., 0]) - inter
     safe = xp.where(union != 0, union, union * 0 + 1)
     return xp.where(union != 0, inter / safe, inter * 0)
 
 # %% ../../nbs/core/03_spans.ipynb #c0021
 def clamp_spans(spans, duration, min_val: float = 0.0):
     "Clamp (start, end) spans `(..., 2)` to `[min_val, duration]`; `duration` is a scalar or broadcasts to `(...)`."
-    spans = _arr(spans); xp = _xp(spans)
+    spans = _arr(spans)
+    xp = _xp(spans)
     hi = duration[..., None] if hasattr(duration, "shape") else duration
     lo = xp.clip(spans, min_val, None)
     return xp.minimum(lo, hi) if hasattr(hi, "shape") else xp.clip(lo, None, hi)
 
+
 def secs_to_clip(t, clip_len: float):
     "Index of the clip that contains time `t` (seconds): floor(t / clip_len), as integers."
-    t = _arr(t); xp = _xp(t)
+    t = _arr(t)
+    xp = _xp(t)
     return xp.floor(t / clip_len).long() if xp is not np else np.floor(t / clip_len).astype(int)
+
 
 def clip_to_secs(i, clip_len: float):
     "Start time (seconds) of clip `i`."
     return _arr(i) * clip_len
+
 
 def window_to_clip_ids(window, clip_len: float) -> np.ndarray:
     "Indices of the clips that a window `[start, end]` (seconds) overlaps."
@@ -91,7 +107,8 @@ def window_to_clip_ids(window, clip_len: float) -> np.ndarray:
 # %% ../../nbs/core/03_spans.ipynb #c0025
 def temporal_nms(spans, scores, thd: float, max_keep: int | None = None):
     "Greedy NMS keep mask `(..., K)` for (start, end) spans `(..., K, 2)` and scores `(..., K)`."
-    spans, scores = _arr(spans), _arr(scores); xp = _xp(spans)
+    spans, scores = _arr(spans), _arr(scores)
+    xp = _xp(spans)
     K = spans.shape[-2]
     if xp is np:
         order = np.argsort(-scores, axis=-1, kind="stable")
@@ -110,6 +127,8 @@ def temporal_nms(spans, scores, thd: float, max_keep: int | None = None):
         ok = ~suppressed & (n_kept < max_keep) if max_keep is not None else ~suppressed
         keep_sorted[..., k] = ok
     keep = xp.zeros_like(keep_sorted)
-    if xp is np: np.put_along_axis(keep, order, keep_sorted, -1)
-    else: keep.scatter_(-1, order, keep_sorted)
+    if xp is np:
+        np.put_along_axis(keep, order, keep_sorted, -1)
+    else:
+        keep.scatter_(-1, order, keep_sorted)
     return keep

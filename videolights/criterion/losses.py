@@ -13,35 +13,41 @@ from .matcher import HungarianMatcher, build_matcher, span_targets
 
 # %% auto #0
 __all__ = ['matched_idx', 'span_losses', 'label_loss', 'contrastive_align_loss', 'normalize_saliency', 'cosine_error',
-           'margin_ranking_loss', 'rank_contrastive_loss', 'neg_pair_loss', 'hard_pos_neg_loss', 'saliency_terms',
-           'saliency_loss', 'align_vid_txt_loss', 'check_loss_inputs', 'loss_weight_dict', 'SetCriterion',
-           'build_criterion']
+           'margin_ranking_loss', 'rank_contrastive_loss', 'neg_pair_loss', 'hard_pos_neg_loss',
+           'saliency_terms', 'saliency_loss', 'align_vid_txt_loss', 'check_loss_inputs', 'loss_weight_dict',
+           'SetCriterion', 'build_criterion']
 
 # %% ../../nbs/criterion/01_losses.ipynb #b75478d0
 def matched_idx(indices: list, sizes: list[int], device=None):
     "Flatten per-sample matches into (batch_idx, query_idx, target_row) index tensors; `target_row` indexes the concatenated targets."
     offsets = [0]
-    for n in sizes[:-1]: offsets.append(offsets[-1] + n)
+    for n in sizes[:-1]:
+        offsets.append(offsets[-1] + n)
     b = torch.cat([torch.full_like(i, k) for k, (i, _) in enumerate(indices)]).to(device)
     q = torch.cat([i for i, _ in indices]).to(device)
     t = torch.cat([j + o for (_, j), o in zip(indices, offsets)]).to(device)
     return b, q, t
 
-def span_losses(pred_spans: torch.Tensor, # (B, Nq, 2) predicted (cx, w)
-                tgt_spans: torch.Tensor, # (T, 2) all target (cx, w) of the batch, concatenated
-                idx: tuple, # (batch_idx, query_idx, target_row) from `matched_idx`
-               ) -> dict:
+
+def span_losses(
+    pred_spans: torch.Tensor,  # (B, Nq, 2) predicted (cx, w)
+    tgt_spans: torch.Tensor,  # (T, 2) all target (cx, w) of the batch, concatenated
+    idx: tuple,  # (batch_idx, query_idx, target_row) from `matched_idx`
+) -> dict:
     "L1 and 1 - gIoU between matched predicted and target spans: `loss_span`, `loss_giou`."
     src, tgt = pred_spans[idx[0], idx[1]], tgt_spans[idx[2]]  # (M, 2) each
-    return {"loss_span": F.l1_loss(src, tgt, reduction="none").mean(),
-            "loss_giou": (1 - generalized_temporal_iou(span_cxw_to_xx(src), span_cxw_to_xx(tgt)).diagonal()).mean()}
+    return {
+        "loss_span": F.l1_loss(src, tgt, reduction="none").mean(),
+        "loss_giou": (1 - generalized_temporal_iou(span_cxw_to_xx(src), span_cxw_to_xx(tgt)).diagonal()).mean(),
+    }
 
 # %% ../../nbs/criterion/01_losses.ipynb #0d758dfe
-def label_loss(pred_logits: torch.Tensor, # (B, Nq, 2) logits, index 0 = foreground
-               idx: tuple, # (batch_idx, query_idx, ...) of the matched queries
-               eos_coef: float=0.1, # CE weight of the background class
-               plain_mean: bool=True, # quirk 14: plain mean of the weighted CE (False: divide by the sum of weights)
-              ) -> dict:
+def label_loss(
+    pred_logits: torch.Tensor,  # (B, Nq, 2) logits, index 0 = foreground
+    idx: tuple,  # (batch_idx, query_idx, ...) of the matched queries
+    eos_coef: float = 0.1,  # CE weight of the background class
+    plain_mean: bool = True,  # quirk 14: plain mean of the weighted CE (False: divide by the sum of weights)
+) -> dict:
     "Weighted foreground/background CE over all queries (`loss_label`) and the matched-query error in % (`class_error`)."
     B, Nq, _ = pred_logits.shape
     target = torch.ones(B, Nq, dtype=torch.long, device=pred_logits.device)  # background = 1
@@ -54,15 +60,17 @@ def label_loss(pred_logits: torch.Tensor, # (B, Nq, 2) logits, index 0 = foregro
     return {"loss_label": loss, "class_error": err.detach()}
 
 # %% ../../nbs/criterion/01_losses.ipynb #ad3588e5
-def contrastive_align_loss(proj_queries: torch.Tensor, # (B, Nq, d) normalised query embeddings
-                           proj_txt_mem: torch.Tensor, # (B, Lt, d) normalised text-token embeddings
-                           idx: tuple, # (batch_idx, query_idx, ...) of the matched queries
-                           temperature: float=0.07, # NCE temperature
-                           txt_mask: torch.Tensor | None=None, # (B, Lt) 1 = valid; None sums over all tokens (quirk 15)
-                          ) -> torch.Tensor:
+def contrastive_align_loss(
+    proj_queries: torch.Tensor,  # (B, Nq, d) normalised query embeddings
+    proj_txt_mem: torch.Tensor,  # (B, Lt, d) normalised text-token embeddings
+    idx: tuple,  # (batch_idx, query_idx, ...) of the matched queries
+    temperature: float = 0.07,  # NCE temperature
+    txt_mask: torch.Tensor | None = None,  # (B, Lt) 1 = valid; None sums over all tokens (quirk 15)
+) -> torch.Tensor:
     "NCE between matched queries and the query text, averaged over the batch."
     sim = torch.einsum("bmd,bnd->bmn", proj_queries, proj_txt_mem)  # (B, Nq, Lt)
-    if txt_mask is not None: sim = sim * txt_mask[:, None].to(sim)
+    if txt_mask is not None:
+        sim = sim * txt_mask[:, None].to(sim)
     logits = sim.sum(2) / temperature  # (B, Nq)
     pos = torch.zeros_like(logits, dtype=torch.bool)
     pos[idx[0], idx[1]] = True
@@ -70,33 +78,39 @@ def contrastive_align_loss(proj_queries: torch.Tensor, # (B, Nq, d) normalised q
     return (-pos_term / pos.sum(1) + logits.logsumexp(1)).mean()
 
 # %% ../../nbs/criterion/01_losses.ipynb #2daeed7c
-def normalize_saliency(scores: torch.Tensor, # (B, Lv) predicted scores
-                       labels: torch.Tensor, # (B, Lv) saliency labels (0 at padding)
-                       mask: torch.Tensor, # (B, Lv) 1 = valid clip
-                       batch_global: bool=True, # quirk: min/max over the whole batch (False: per row)
-                       padded: bool=True, # quirk: padded clips count (False: ignored and zeroed)
-                      ) -> tuple[torch.Tensor, torch.Tensor]: # row-L2-normalised (scores, labels)
+def normalize_saliency(
+    scores: torch.Tensor,  # (B, Lv) predicted scores
+    labels: torch.Tensor,  # (B, Lv) saliency labels (0 at padding)
+    mask: torch.Tensor,  # (B, Lv) 1 = valid clip
+    batch_global: bool = True,  # quirk: min/max over the whole batch (False: per row)
+    padded: bool = True,  # quirk: padded clips count (False: ignored and zeroed)
+) -> tuple[torch.Tensor, torch.Tensor]:  # row-L2-normalised (scores, labels)
     "Shift/scale `scores` as the original does, then L2-normalise the rows of scores and labels."
     valid = mask.bool()
     s = scores if padded else scores.masked_fill(~valid, float("inf"))
     if batch_global:
         s = (scores - s.min()) / (labels.max() - labels.min()) if padded else scores - s.min()
-    else: s = scores - s.min(1, keepdim=True)[0]
-    if not padded: s, labels = s * valid, labels * valid
+    else:
+        s = scores - s.min(1, keepdim=True)[0]
+    if not padded:
+        s, labels = s * valid, labels * valid
     return F.normalize(s, dim=1, p=2), F.normalize(labels, dim=1, p=2)
+
 
 def cosine_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     "Sum over rows of 1 - cos(a_b, b_b) for two (B, L) tensors."
     return (1 - F.cosine_similarity(a, b)).sum()
 
 # %% ../../nbs/criterion/01_losses.ipynb #524f6e8e
-def margin_ranking_loss(scores, pos_idx, neg_idx, margin: float=0.2, scale: float=2.0) -> torch.Tensor:
+def margin_ranking_loss(scores, pos_idx, neg_idx, margin: float = 0.2, scale: float = 2.0) -> torch.Tensor:
     "Hinge on (positive, negative) clip pairs: scale * mean(max(0, margin + s[neg] - s[pos]))."
     pos, neg = scores.gather(1, pos_idx), scores.gather(1, neg_idx)  # (B, k)
     return torch.clamp(margin + neg - pos, min=0).sum() / pos.numel() * scale
 
-def rank_contrastive_loss(scores, scores_neg, labels, mask, tau: float=0.5, levels: int=12,
-                          pad_score: float=-1e3, eps: float=1e-6) -> torch.Tensor:
+
+def rank_contrastive_loss(
+    scores, scores_neg, labels, mask, tau: float = 0.5, levels: int = 12, pad_score: float = -1e3, eps: float = 1e-6
+) -> torch.Tensor:
     "Rank-aware contrastive loss over levels 1..levels-1 (vectorised over levels), divided by `levels`."
     s = torch.cat([scores, scores_neg], 1)  # (B, 2Lv)
     lab = torch.cat([labels, torch.zeros_like(labels)], 1)
@@ -110,6 +124,7 @@ def rank_contrastive_loss(scores, scores_neg, labels, mask, tau: float=0.5, leve
     mean_pos = (pos * log_prob * m).sum(-1) / (n_pos + eps)
     return (-mean_pos * (n_pos > 0)).mean(1).sum() / levels
 
+
 def neg_pair_loss(scores_neg, mask) -> torch.Tensor:
     "-log(1 - sigmoid(s_neg)) on valid clips, summed over clips, mean over the batch."
     one_minus = 1.0 - torch.sigmoid(scores_neg)
@@ -117,7 +132,8 @@ def neg_pair_loss(scores_neg, mask) -> torch.Tensor:
     nll = torch.where(ok, -torch.log(torch.where(ok, one_minus, torch.ones_like(one_minus))), scores_neg)
     return (nll * mask).sum(1).mean()
 
-def hard_pos_neg_loss(sal_norm, gt_norm, pos_index, mask=None, coef: float=10.0, factor: float=1.0) -> torch.Tensor:
+
+def hard_pos_neg_loss(sal_norm, gt_norm, pos_index, mask=None, coef: float = 10.0, factor: float = 1.0) -> torch.Tensor:
     "MSE of normalised scores vs labels on positive clips plus on the other clips, times coef*factor (mask=None: padding counts)."
     p = pos_index.bool()
     if mask is None:  # the original: mean over all B*Lv entries
@@ -128,14 +144,18 @@ def hard_pos_neg_loss(sal_norm, gt_norm, pos_index, mask=None, coef: float=10.0,
     return (sq * (v & ~p)).sum() / v.sum() * factor * coef + (sq * (v & p)).sum() / v.sum() * factor * coef
 
 # %% ../../nbs/criterion/01_losses.ipynb #0dbf845e
-def saliency_terms(outputs: dict, targets: dict, cfg_loss, epoch_i: int=0, mr2hd: bool=True) -> dict:
+def saliency_terms(outputs: dict, targets: dict, cfg_loss, epoch_i: int = 0, mr2hd: bool = True) -> dict:
     "The six weighted sub-terms of `loss_saliency` (switched-off terms are absent), in the original's order."
     L, mask = cfg_loss, outputs["video_mask"]
     s, s_neg, gt = outputs["saliency_scores"], outputs["saliency_scores_neg"], targets["saliency_all_labels"]
-    t = {"margin": margin_ranking_loss(s, targets["saliency_pos_labels"], targets["saliency_neg_labels"],
-                                       L.saliency_margin, L.margin_loss_scale),
-         "rank": rank_contrastive_loss(s, s_neg, gt, mask, L.rank_tau, L.rank_levels, L.rank_pad_score, L.rank_eps)}
-    if L.neg_pair_loss: t["neg_pair"] = neg_pair_loss(s_neg, mask)
+    t = {
+        "margin": margin_ranking_loss(
+            s, targets["saliency_pos_labels"], targets["saliency_neg_labels"], L.saliency_margin, L.margin_loss_scale
+        ),
+        "rank": rank_contrastive_loss(s, s_neg, gt, mask, L.rank_tau, L.rank_levels, L.rank_pad_score, L.rank_eps),
+    }
+    if L.neg_pair_loss:
+        t["neg_pair"] = neg_pair_loss(s_neg, mask)
     norm = dict(batch_global=L.quirk_batch_global_norm, padded=L.quirk_padded_saliency)
     sal_norm, gt_norm = normalize_saliency(s, gt, mask, **norm)
     t["cos"] = ((1 - F.cosine_similarity(gt_norm, sal_norm)) * L.cos_sim_loss_coef).sum()
@@ -144,41 +164,69 @@ def saliency_terms(outputs: dict, targets: dict, cfg_loss, epoch_i: int=0, mr2hd
         t["mr2hd"] = cosine_error(mr_norm, gt_norm) * L.mr_to_hd_loss_coef
     if L.hard_pos_neg:
         factor = (epoch_i + 1) if L.hard_pos_neg_epoch_scaling else 1
-        t["hard"] = hard_pos_neg_loss(sal_norm, gt_norm, targets["saliency_pos_index"],
-                                      None if L.quirk_padded_saliency else mask, L.hard_pos_neg_loss_coef, factor)
+        t["hard"] = hard_pos_neg_loss(
+            sal_norm,
+            gt_norm,
+            targets["saliency_pos_index"],
+            None if L.quirk_padded_saliency else mask,
+            L.hard_pos_neg_loss_coef,
+            factor,
+        )
     return t
 
-def saliency_loss(outputs: dict, targets: dict, cfg_loss, epoch_i: int=0, mr2hd: bool=True) -> torch.Tensor:
+
+def saliency_loss(outputs: dict, targets: dict, cfg_loss, epoch_i: int = 0, mr2hd: bool = True) -> torch.Tensor:
     "`loss_saliency`: margin + rank-contrastive + neg-pair + cosine + MR->HD + hard pos/neg, summed in that order."
     total = 0
-    for v in saliency_terms(outputs, targets, cfg_loss, epoch_i, mr2hd).values(): total = total + v
+    for v in saliency_terms(outputs, targets, cfg_loss, epoch_i, mr2hd).values():
+        total = total + v
     return total
 
 # %% ../../nbs/criterion/01_losses.ipynb #8c65d36f
-def align_vid_txt_loss(src_txt, src_vid, labels, mask, txt_mask=None, batch_global: bool=True, padded: bool=True):
+def align_vid_txt_loss(src_txt, src_vid, labels, mask, txt_mask=None, batch_global: bool = True, padded: bool = True):
     "Cosine error between the labels and the clip-vs-mean-text similarity (FRA alignment)."
-    if txt_mask is None: sent = src_txt.mean(1)  # (B, D)
-    else: sent = (src_txt * txt_mask[..., None]).sum(1) / txt_mask.sum(1, keepdim=True)
+    if txt_mask is None:
+        sent = src_txt.mean(1)  # (B, D)
+    else:
+        sent = (src_txt * txt_mask[..., None]).sum(1) / txt_mask.sum(1, keepdim=True)
     sim = F.cosine_similarity(sent.unsqueeze(1), src_vid, dim=-1)  # (B, Lv)
     sal_norm, gt_norm = normalize_saliency(sim, labels, mask, batch_global, padded)
     return cosine_error(gt_norm, sal_norm)
 
 # %% ../../nbs/criterion/01_losses.ipynb #c17b11e2
-_OUT_KEYS = ("pred_logits", "pred_spans", "proj_queries", "proj_txt_mem", "saliency_scores", "saliency_scores_neg",
-             "saliency_scores_mr", "src_txt", "src_vid")
+_OUT_KEYS = (
+    "pred_logits",
+    "pred_spans",
+    "proj_queries",
+    "proj_txt_mem",
+    "saliency_scores",
+    "saliency_scores_neg",
+    "saliency_scores_mr",
+    "src_txt",
+    "src_vid",
+)
+
 
 def _shape_err(key, got, want):
-    raise VideoLightsError(f"targets[{key!r}] has shape {tuple(got)}, expected {tuple(want)} (batch, padded video length)")
+    raise VideoLightsError(
+        f"targets[{key!r}] has shape {tuple(got)}, expected {tuple(want)} (batch, padded video length)"
+    )
 
-def check_loss_inputs(outputs: dict, targets: dict, need_spans: bool=True,
-                      batch_global: bool=True, # the labels' batch-global range is a divisor (both norm quirks on)
-                     ):
+
+def check_loss_inputs(
+    outputs: dict,
+    targets: dict,
+    need_spans: bool = True,
+    batch_global: bool = True,  # the labels' batch-global range is a divisor (both norm quirks on)
+):
     "Raise `VideoLightsError` (naming key and batch index) on non-finite outputs or unusable targets."
     B, Lv = outputs["video_mask"].shape
     for k in ("saliency_pos_labels", "saliency_neg_labels", "saliency_pos_index", "saliency_all_labels"):
-        if k not in targets: raise VideoLightsError(f"targets lacks {k!r} (needed by loss_saliency); see the batch contract")
+        if k not in targets:
+            raise VideoLightsError(f"targets lacks {k!r} (needed by loss_saliency); see the batch contract")
     for k in ("saliency_pos_index", "saliency_all_labels"):
-        if tuple(targets[k].shape) != (B, Lv): _shape_err(k, targets[k].shape, (B, Lv))
+        if tuple(targets[k].shape) != (B, Lv):
+            _shape_err(k, targets[k].shape, (B, Lv))
     checks = []  # (message, (B,) bool tensor that is True where the check fails)
     layers = [("", outputs)] + [(f"aux_outputs[{i}].", a) for i, a in enumerate(outputs.get("aux_outputs", []))]
     for pre, out in layers:
@@ -188,23 +236,41 @@ def check_loss_inputs(outputs: dict, targets: dict, need_spans: bool=True,
     gt = targets["saliency_all_labels"]
     checks.append(("targets 'saliency_all_labels' has NaN/inf", ~torch.isfinite(gt).all(1)))
     for k in ("saliency_pos_labels", "saliency_neg_labels"):
-        if targets[k].dim() != 2 or targets[k].shape[0] != B: _shape_err(k, targets[k].shape, (B, "k"))
-        checks.append((f"targets {k!r} has a clip index outside [0, {Lv})", ((targets[k] < 0) | (targets[k] >= Lv)).any(1)))
+        if targets[k].dim() != 2 or targets[k].shape[0] != B:
+            _shape_err(k, targets[k].shape, (B, "k"))
+        checks.append(
+            (f"targets {k!r} has a clip index outside [0, {Lv})", ((targets[k] < 0) | (targets[k] >= Lv)).any(1))
+        )
     if batch_global:
-        checks.append(("targets 'saliency_all_labels' is constant over the whole batch (no positive clip anywhere), "
-                       "so the batch-global normalisation divides by zero; drop such batches or set "
-                       "loss.quirk_batch_global_norm=false", (gt.max() == gt.min()).expand(B)))
+        checks.append(
+            (
+                "targets 'saliency_all_labels' is constant over the whole batch (no positive clip anywhere), "
+                "so the batch-global normalisation divides by zero; drop such batches or set "
+                "loss.quirk_batch_global_norm=false",
+                (gt.max() == gt.min()).expand(B),
+            )
+        )
     if need_spans:
         tg = span_targets(targets)
-        if len(tg) != B: raise VideoLightsError(f"targets 'span_labels' has {len(tg)} entries for a batch of {B}")
+        if len(tg) != B:
+            raise VideoLightsError(f"targets 'span_labels' has {len(tg)} entries for a batch of {B}")
         for b, t in enumerate(tg):  # shapes only: no device work
-            if len(t) == 0: raise VideoLightsError(f"targets 'span_labels'[{b}]['spans'] is empty: every moment-retrieval "
-                                                   "sample needs at least one window (HD-only data: data.saliency tvsum/youtube)")
+            if len(t) == 0:
+                raise VideoLightsError(
+                    f"targets 'span_labels'[{b}]['spans'] is empty: every moment-retrieval "
+                    "sample needs at least one window (HD-only data: data.saliency tvsum/youtube)"
+                )
         cat = torch.cat(tg)
         bad = (~torch.isfinite(cat).all(1) | (cat[:, 1] < 0)).float()
-        owner = torch.repeat_interleave(torch.arange(B, device=cat.device), torch.tensor([len(t) for t in tg], device=cat.device))
-        checks.append(("targets 'span_labels' has a NaN/inf or negative-width span",
-                       torch.zeros(B, device=cat.device).index_add_(0, owner, bad) > 0))
+        owner = torch.repeat_interleave(
+            torch.arange(B, device=cat.device), torch.tensor([len(t) for t in tg], device=cat.device)
+        )
+        checks.append(
+            (
+                "targets 'span_labels' has a NaN/inf or negative-width span",
+                torch.zeros(B, device=cat.device).index_add_(0, owner, bad) > 0,
+            )
+        )
     flags = torch.stack([c.to(gt.device) for _, c in checks]).cpu()  # (n_checks, B): the one host sync
     if flags.any():
         ci, b = flags.nonzero()[0].tolist()
@@ -214,62 +280,102 @@ def check_loss_inputs(outputs: dict, targets: dict, need_spans: bool=True,
 def loss_weight_dict(cfg) -> dict:
     "Weights of the loss keys, with `_i` copies for the auxiliary decoder layers (no saliency copies), as the original."
     L = cfg.loss
-    base = {"loss_span": L.span_loss_coef, "loss_giou": L.giou_loss_coef, "loss_label": L.label_loss_coef,
-            "loss_saliency": L.lw_saliency}
-    if L.contrastive_align_loss: base["loss_contrastive_align"] = L.contrastive_align_loss_coef
+    base = {
+        "loss_span": L.span_loss_coef,
+        "loss_giou": L.giou_loss_coef,
+        "loss_label": L.label_loss_coef,
+        "loss_saliency": L.lw_saliency,
+    }
+    if L.contrastive_align_loss:
+        base["loss_contrastive_align"] = L.contrastive_align_loss_coef
     w = dict(base)
     if cfg.model.aux_loss:
-        for i in range(cfg.model.dec_layers - 1): w.update({f"{k}_{i}": v for k, v in base.items() if k != "loss_saliency"})
+        for i in range(cfg.model.dec_layers - 1):
+            w.update({f"{k}_{i}": v for k, v in base.items() if k != "loss_saliency"})
     return w
+
 
 def _upcast(outputs: dict) -> dict:
     "Half-precision (bf16/fp16) output tensors as float32, so every loss is computed in float32; others unchanged."
     up = lambda v: v.float() if torch.is_tensor(v) and v.dtype in (torch.float16, torch.bfloat16) else v
     out = {k: up(v) for k, v in outputs.items() if k != "aux_outputs"}
-    if "aux_outputs" in outputs: out["aux_outputs"] = [{k: up(v) for k, v in a.items()} for a in outputs["aux_outputs"]]
+    if "aux_outputs" in outputs:
+        out["aux_outputs"] = [{k: up(v) for k, v in a.items()} for a in outputs["aux_outputs"]]
     return out
+
 
 class SetCriterion(nn.Module):
     "Matching + all VideoLights losses; `forward(outputs, targets, epoch_i)` returns the loss dict."
-    def __init__(self, matcher: HungarianMatcher | None, weight_dict: dict, cfg_loss, mr2hd: bool=True,
-                 log_terms: bool=False, # also return the saliency sub-terms as unweighted `saliency_<term>` keys
-                ):
+
+    def __init__(
+        self,
+        matcher: HungarianMatcher | None,
+        weight_dict: dict,
+        cfg_loss,
+        mr2hd: bool = True,
+        log_terms: bool = False,  # also return the saliency sub-terms as unweighted `saliency_<term>` keys
+    ):
         super().__init__()
-        self.matcher, self.weight_dict, self.cfg, self.mr2hd, self.log_terms = matcher, weight_dict, cfg_loss, mr2hd, log_terms
+        self.matcher, self.weight_dict, self.cfg, self.mr2hd, self.log_terms = (
+            matcher,
+            weight_dict,
+            cfg_loss,
+            mr2hd,
+            log_terms,
+        )
 
     @property
-    def use_matcher(self) -> bool: return self.matcher is not None
+    def use_matcher(self) -> bool:
+        return self.matcher is not None
 
     def _txt_mask(self, outputs, targets):
-        if self.cfg.quirk_contrastive_sum_padding: return None
+        if self.cfg.quirk_contrastive_sum_padding:
+            return None
         m = targets.get("src_txt_mask", outputs.get("src_txt_mask"))
-        if m is None: raise VideoLightsError("loss.quirk_contrastive_sum_padding=false needs the text mask: pass "
-                                             "targets['src_txt_mask'] = batch['model_inputs']['src_txt_mask']")
+        if m is None:
+            raise VideoLightsError(
+                "loss.quirk_contrastive_sum_padding=false needs the text mask: pass "
+                "targets['src_txt_mask'] = batch['model_inputs']['src_txt_mask']"
+            )
         return m
 
-    def moment_losses(self, out: dict, targets: dict, tgt_spans: torch.Tensor, sizes: list, txt_mask=None, last=False) -> dict:
+    def moment_losses(
+        self, out: dict, targets: dict, tgt_spans: torch.Tensor, sizes: list, txt_mask=None, last=False
+    ) -> dict:
         "Span, gIoU, label and contrastive losses of one decoder layer (matching included)."
         L = self.cfg
         idx = matched_idx(self.matcher(out, targets), sizes, out["pred_spans"].device)
-        losses = {**span_losses(out["pred_spans"], tgt_spans, idx),
-                  **label_loss(out["pred_logits"], idx, L.eos_coef, L.quirk_label_plain_mean)}
+        losses = {
+            **span_losses(out["pred_spans"], tgt_spans, idx),
+            **label_loss(out["pred_logits"], idx, L.eos_coef, L.quirk_label_plain_mean),
+        }
         if L.contrastive_align_loss:
             ca = contrastive_align_loss(out["proj_queries"], out["proj_txt_mem"], idx, L.temperature, txt_mask)
             if last and L.align_loss and "src_txt" in out and "src_vid" in out:
-                ca = ca + align_vid_txt_loss(out["src_txt"], out["src_vid"], targets["saliency_all_labels"],
-                                             out["video_mask"], txt_mask, L.quirk_batch_global_norm, L.quirk_padded_saliency)
+                ca = ca + align_vid_txt_loss(
+                    out["src_txt"],
+                    out["src_vid"],
+                    targets["saliency_all_labels"],
+                    out["video_mask"],
+                    txt_mask,
+                    L.quirk_batch_global_norm,
+                    L.quirk_padded_saliency,
+                )
             losses["loss_contrastive_align"] = ca
         return losses
 
-    def forward(self, outputs: dict, targets: dict, epoch_i: int=0) -> dict:
+    def forward(self, outputs: dict, targets: dict, epoch_i: int = 0) -> dict:
         "Loss dict: final-layer keys, then `_i` copies per auxiliary layer (no matcher and only `loss_saliency` when HD-only)."
         if not isinstance(targets, dict):
-            raise VideoLightsError(f"targets is {type(targets).__name__}, expected the batch's 'targets' dict "
-                                   "(a batch collated without labels cannot be used for training)")
+            raise VideoLightsError(
+                f"targets is {type(targets).__name__}, expected the batch's 'targets' dict "
+                "(a batch collated without labels cannot be used for training)"
+            )
         outputs = _upcast(outputs)
         if self.cfg.check_inputs:
-            check_loss_inputs(outputs, targets, self.use_matcher,
-                              self.cfg.quirk_batch_global_norm and self.cfg.quirk_padded_saliency)
+            check_loss_inputs(
+                outputs, targets, self.use_matcher, self.cfg.quirk_batch_global_norm and self.cfg.quirk_padded_saliency
+            )
         losses = {}
         if self.use_matcher:
             tg = span_targets(targets)
@@ -281,17 +387,22 @@ class SetCriterion(nn.Module):
         terms = saliency_terms(outputs, targets, self.cfg, epoch_i, self.mr2hd)
         losses["loss_saliency"] = sum(terms.values())
         if self.use_matcher:
-            if ca is not None: losses["loss_contrastive_align"] = ca
+            if ca is not None:
+                losses["loss_contrastive_align"] = ca
             for i, aux in enumerate(outputs.get("aux_outputs", [])):
                 l = self.moment_losses(aux, targets, tgt_spans, sizes, txt_mask)
                 losses.update({f"{k}_{i}": v for k, v in l.items()})
-        if self.log_terms: losses.update({f"saliency_{k}": v.detach() for k, v in terms.items()})
+        if self.log_terms:
+            losses.update({f"saliency_{k}": v.detach() for k, v in terms.items()})
         return losses
 
     def total(self, losses: dict) -> torch.Tensor:
         "Weighted sum of the losses that have a weight (the quantity to back-propagate)."
         return sum(losses[k] * self.weight_dict[k] for k in losses if k in self.weight_dict)
 
-def build_criterion(cfg, log_terms: bool=False) -> SetCriterion:
+
+def build_criterion(cfg, log_terms: bool = False) -> SetCriterion:
     "The criterion of `cfg`: matcher unless `cfg.hd_only`, weights from `cfg.loss`, MR->HD term iff `cfg.model.mr2hd`."
-    return SetCriterion(None if cfg.hd_only else build_matcher(cfg), loss_weight_dict(cfg), cfg.loss, cfg.model.mr2hd, log_terms)
+    return SetCriterion(
+        None if cfg.hd_only else build_matcher(cfg), loss_weight_dict(cfg), cfg.loss, cfg.model.mr2hd, log_terms
+    )

@@ -14,13 +14,14 @@ from ..core.spans import span_cxw_to_xx, generalized_temporal_iou
 __all__ = ['match_cost', 'HungarianMatcher', 'span_targets', 'build_matcher']
 
 # %% ../../nbs/criterion/00_matcher.ipynb #62c051ee
-def match_cost(pred_logits: torch.Tensor, # (B, Nq, 2) class logits, index 0 = foreground
-               pred_spans: torch.Tensor, # (B, Nq, 2) predicted (cx, w)
-               tgt_spans: torch.Tensor, # (T, 2) all target (cx, w) of the batch, concatenated
-               cost_span: float=10., # weight of the L1 cost
-               cost_giou: float=1., # weight of the -gIoU cost
-               cost_class: float=4., # weight of the -p(foreground) cost
-              ) -> torch.Tensor: # (B, Nq, T)
+def match_cost(
+    pred_logits: torch.Tensor,  # (B, Nq, 2) class logits, index 0 = foreground
+    pred_spans: torch.Tensor,  # (B, Nq, 2) predicted (cx, w)
+    tgt_spans: torch.Tensor,  # (T, 2) all target (cx, w) of the batch, concatenated
+    cost_span: float = 10.0,  # weight of the L1 cost
+    cost_giou: float = 1.0,  # weight of the -gIoU cost
+    cost_class: float = 4.0,  # weight of the -p(foreground) cost
+) -> torch.Tensor:  # (B, Nq, T)
     "Batched matching cost between every prediction and every target of the batch."
     B, Nq = pred_spans.shape[:2]
     prob_fg = pred_logits.flatten(0, 1).float().softmax(-1)[:, :1]  # (B*Nq, 1); float32 also for half-precision outputs
@@ -32,10 +33,13 @@ def match_cost(pred_logits: torch.Tensor, # (B, Nq, 2) class logits, index 0 = f
 # %% ../../nbs/criterion/00_matcher.ipynb #31c08258
 class HungarianMatcher(nn.Module):
     "One-to-one assignment of predictions to ground-truth windows minimising `match_cost`."
-    def __init__(self, cost_span: float=10., cost_giou: float=1., cost_class: float=4.):
+
+    def __init__(self, cost_span: float = 10.0, cost_giou: float = 1.0, cost_class: float = 4.0):
         super().__init__()
         if cost_span == 0 and cost_giou == 0 and cost_class == 0:
-            raise VideoLightsError("matcher costs loss.set_cost_span/giou/class are all 0: at least one must be non-zero")
+            raise VideoLightsError(
+                "matcher costs loss.set_cost_span/giou/class are all 0: at least one must be non-zero"
+            )
         self.cost_span, self.cost_giou, self.cost_class = cost_span, cost_giou, cost_class
 
     @torch.no_grad()
@@ -43,20 +47,30 @@ class HungarianMatcher(nn.Module):
         "Match `outputs['pred_logits'/'pred_spans']` to `targets['span_labels'][b]['spans']`."
         tgts = span_targets(targets)
         sizes = [len(t) for t in tgts]
-        C = match_cost(outputs["pred_logits"], outputs["pred_spans"], torch.cat(tgts).to(outputs["pred_spans"]),
-                       self.cost_span, self.cost_giou, self.cost_class).cpu()  # (B, Nq, T): the one host sync
+        C = match_cost(
+            outputs["pred_logits"],
+            outputs["pred_spans"],
+            torch.cat(tgts).to(outputs["pred_spans"]),
+            self.cost_span,
+            self.cost_giou,
+            self.cost_class,
+        ).cpu()  # (B, Nq, T): the one host sync
         out = []
         for b, c in enumerate(C.split(sizes, -1)):
             i, j = linear_sum_assignment(c[b].numpy())
             out.append((torch.as_tensor(i, dtype=torch.int64), torch.as_tensor(j, dtype=torch.int64)))
         return out
 
+
 def span_targets(targets: dict) -> list[torch.Tensor]:
     "The list of `(n_b, 2)` target spans from the batch contract, with a clear error when absent."
     if "span_labels" not in targets:
-        raise VideoLightsError("targets has no 'span_labels': moment retrieval needs windows "
-                               "(for highlight-only data use a config with data.saliency tvsum/youtube)")
+        raise VideoLightsError(
+            "targets has no 'span_labels': moment retrieval needs windows "
+            "(for highlight-only data use a config with data.saliency tvsum/youtube)"
+        )
     return [t["spans"].reshape(-1, 2) for t in targets["span_labels"]]
+
 
 def build_matcher(cfg) -> HungarianMatcher:
     "The matcher with the costs of `cfg.loss`."

@@ -26,8 +26,10 @@ def saliency_qvhl(rel_ids, scores, L, rng):
     sal[[rel_ids[k] for k in ok]] = agg[ok]
     hp, hn = [min(rel_ids[order[-1]], L - 1)], [min(rel_ids[order[0]], L - 1)]
     pool = list(set(range(L)) - set(rel_ids))
-    if len(pool) >= 1: ep, en = rng.sample(rel_ids, k=1), rng.sample(pool, k=1)
-    else: ep, en = hp, hn
+    if len(pool) >= 1:
+        ep, en = rng.sample(rel_ids, k=1), rng.sample(pool, k=1)
+    else:
+        ep, en = hp, hn
     return hp + ep, hn + en, sal, (sal > 0).astype(int)
 
 # %% ../../nbs/data/01_batching.ipynb #c0009
@@ -39,17 +41,21 @@ def saliency_windows(window, duration, L, rng):
     pos = rng.sample(range(st, ed + 1), k=2) if st != ed else [st, st]
     pool = list(range(0, st)) + list(range(ed + 1, L))
     neg = rng.sample(pool, k=2) if len(pool) >= 2 else pos
-    sal = np.zeros(L); sal[st:ed + 1] = 1
+    sal = np.zeros(L)
+    sal[st : ed + 1] = 1
     return pos, neg, sal, (sal > 0).astype(int)
 
 # %% ../../nbs/data/01_batching.ipynb #c0012
 def saliency_tvsum(labels, L, youtube=False):
     "TVSum / YouTube-HL rule: ([pos], [neg], saliency array, pos index); deterministic."
     lab = np.asarray(labels, dtype=np.float64)
-    if youtube: agg = lab[:, 0] * 1; sal = agg
+    if youtube:
+        agg = lab[:, 0] * 1
+        sal = agg
     else:
         agg = (lab - 1).sum(-1)[:L]
-        if len(agg) < L: agg = np.concatenate([agg, np.zeros(L - len(agg))])
+        if len(agg) < L:
+            agg = np.concatenate([agg, np.zeros(L - len(agg))])
         sal = agg / 80 * 12
     o = np.argsort(agg)
     return [min(int(o[-1]), L - 1)], [min(int(o[0]), L - 1)], sal, (sal > 0).astype(int)
@@ -58,7 +64,9 @@ def saliency_tvsum(labels, L, youtube=False):
 def span_targets(windows, L, clip_len, max_windows, rng):
     "(n, 2) float32 tensor of normalised (center, width) targets."
     w = [list(x) for x in windows]
-    if len(w) > max_windows: rng.shuffle(w); w = w[:max_windows]
+    if len(w) > max_windows:
+        rng.shuffle(w)
+        w = w[:max_windows]
     xx = torch.tensor(w, dtype=torch.float32).reshape(-1, 2) / (L * clip_len)
     return torch.stack([xx.sum(-1) * 0.5, xx[:, 1] - xx[:, 0]], -1)
 
@@ -67,14 +75,19 @@ def l2n(x):
     "Row-wise $x / (\\lVert x \\rVert + 10^{-5})$ in float32 (the original's normalisation, bit for bit)."
     return x / (np.sqrt(np.add.reduce(x * x, axis=-1, keepdims=True)) + np.float32(1e-5))  # = np.linalg.norm's formula
 
+
 def join_blocks(arrs, max_len, normalize):
     "Cut each block to `max_len`, normalise, cut to the shortest and concatenate: `[L, sum d]` float32."
     arrs = [np.asarray(a, dtype=np.float32)[:max_len] for a in arrs]
-    if normalize: arrs = [l2n(a) for a in arrs]
+    if normalize:
+        arrs = [l2n(a) for a in arrs]
     m = min(len(a) for a in arrs)
     return np.concatenate([a[:m] for a in arrs], 1)
 
+
 _TEF = {}
+
+
 def tef(L):
     "Temporal endpoint feature `[L, 2]` = $[i/L, (i+1)/L]$ (float32, as torch computes it; cached per L)."
     if L not in _TEF:
@@ -85,118 +98,180 @@ def tef(L):
 # %% ../../nbs/data/01_batching.ipynb #c0021
 class _FlatCol:
     "Zero-copy row access to an Array2D column of a memory-mapped Arrow table: `col[i] -> [n_i, d]`."
+
     def __init__(self, table, name):
-        col = table.column(name); self.chunks, self.starts = [], [0]
+        col = table.column(name)
+        self.chunks, self.starts = [], [0]
         for ch in col.chunks:
             st = getattr(ch, "storage", ch)
             vals = st.flatten().flatten().to_numpy(zero_copy_only=False)
-            off = st.offsets.to_numpy(); inner = st.flatten().offsets.to_numpy()
+            off = st.offsets.to_numpy()
+            inner = st.flatten().offsets.to_numpy()
             d = int(inner[1] - inner[0]) if len(inner) > 1 else 1
             self.chunks.append((vals.reshape(-1, d) if len(vals) else vals.reshape(0, d), off - off[0], d))
             self.starts.append(self.starts[-1] + len(ch))
         self.starts = np.array(self.starts)
+
     def __getitem__(self, i):
-        if len(self.chunks) == 1: v, off, _ = self.chunks[0]; return v[off[i]:off[i + 1]]
-        c = int(np.searchsorted(self.starts, i, side="right") - 1); v, off, _ = self.chunks[c]; j = i - self.starts[c]
-        return v[off[j]:off[j + 1]]
+        if len(self.chunks) == 1:
+            v, off, _ = self.chunks[0]
+            return v[off[i] : off[i + 1]]
+        c = int(np.searchsorted(self.starts, i, side="right") - 1)
+        v, off, _ = self.chunks[c]
+        j = i - self.starts[c]
+        return v[off[j] : off[j + 1]]
+
 
 def _seed_of(*xs) -> int:
     return int.from_bytes(hashlib.blake2b(repr(xs).encode(), digest_size=8).digest(), "little")
 
+
 class VideoLightsDataset(torch.utils.data.Dataset):
     "One query split of a saved dataset, producing original-style samples; labels seeded by (seed, epoch, index)."
+
     def __init__(self, dd, split: str, cfg: VideoLightsConfig, seed: int | None = None, rng=None, load_labels=True):
-        if split not in dd: raise VideoLightsError(f"split {split!r} not in dataset (has {[k for k in dd if k != 'videos']})")
-        flat = lambda d: d.flatten_indices() if d._indices is not None else d   # after .select()/.shuffle()
+        if split not in dd:
+            raise VideoLightsError(f"split {split!r} not in dataset (has {[k for k in dd if k != 'videos']})")
+        flat = lambda d: d.flatten_indices() if d._indices is not None else d  # after .select()/.shuffle()
         self.q, self.cfg, self.split, self.rng, self.load_labels = flat(dd[split]), cfg, split, rng, load_labels
         self.seed, self.epoch = cfg.train.seed if seed is None else seed, 0
         m = getattr(dd, "manifest", None)
         if m is not None:
             check_blocks(m, cfg)
             if float(m["clip_len"]) != float(cfg.data.clip_len):
-                raise VideoLightsError(f"the dataset has {m['clip_len']} s clips but data.clip_len={cfg.data.clip_len}; set data.clip_len={m['clip_len']}")
+                raise VideoLightsError(
+                    f"the dataset has {m['clip_len']} s clips but data.clip_len={cfg.data.clip_len}; set data.clip_len={m['clip_len']}"
+                )
         self._v = [_FlatCol(flat(dd["videos"]).data, f"v_{n}") for n, _ in cfg.data.video_blocks]
         self._t = [_FlatCol(self.q.data, f"t_{n}") for n, _ in cfg.data.text_blocks]
-        self._norms = {}   # (modality, block, row) -> row norms: computed once per video/query, reused every epoch
-        cols = ["qid", "vid", "video_idx", "query", "duration", "clip_len", "relevant_windows", "relevant_clip_ids",
-                "saliency_scores", "domain", "record"]
-        self._meta = self.q.select_columns(cols).to_dict()   # small python columns, read once
+        self._norms = {}  # (modality, block, row) -> row norms: computed once per video/query, reused every epoch
+        cols = [
+            "qid",
+            "vid",
+            "video_idx",
+            "query",
+            "duration",
+            "clip_len",
+            "relevant_windows",
+            "relevant_clip_ids",
+            "saliency_scores",
+            "domain",
+            "record",
+        ]
+        self._meta = self.q.select_columns(cols).to_dict()  # small python columns, read once
         self.rule = cfg.data.saliency
-        dom = cfg.data.domain   # TVSum / YouTube-HL: one domain per run, as the original
+        dom = cfg.data.domain  # TVSum / YouTube-HL: one domain per run, as the original
         self.rows = [j for j, d in enumerate(self._meta["domain"]) if dom is None or d == dom]
-        if not self.rows: raise VideoLightsError(f"no query of split {split!r} has data.domain={dom!r} (domains: {sorted(set(self._meta['domain']))})")
+        if not self.rows:
+            raise VideoLightsError(
+                f"no query of split {split!r} has data.domain={dom!r} (domains: {sorted(set(self._meta['domain']))})"
+            )
 
-    def __len__(self): return len(self.rows)
-    def set_epoch(self, epoch: int): self.epoch = int(epoch)
+    def __len__(self):
+        return len(self.rows)
+
+    def set_epoch(self, epoch: int):
+        self.epoch = int(epoch)
 
     def __getitem__(self, k):
         "Sample `k`; `k` may be `(k, epoch)` (as `EpochSampler` yields), so the epoch travels with the index to workers."
-        k, epoch = (k if isinstance(k, tuple) else (k, self.epoch))
-        i = self.rows[int(k)]; c, M = self.cfg.data, self._meta
+        k, epoch = k if isinstance(k, tuple) else (k, self.epoch)
+        i = self.rows[int(k)]
+        c, M = self.cfg.data, self._meta
         vi = M["video_idx"][i]
-        vb = [col[vi][:c.max_v_l] for col in self._v]; L = min(len(a) for a in vb)
-        tb = [col[i][:c.max_q_l] for col in self._t]; Lt = min(len(a) for a in tb)
+        vb = [col[vi][: c.max_v_l] for col in self._v]
+        L = min(len(a) for a in vb)
+        tb = [col[i][: c.max_q_l] for col in self._t]
+        Lt = min(len(a) for a in tb)
         vn = [self._norm("v", j, vi, a) for j, a in enumerate(vb)] if c.normalize_video else None
         tn = [self._norm("t", j, i, a) for j, a in enumerate(tb)] if c.normalize_text else None
         meta = json.loads(M["record"][i])
         meta.update({k: M[k][i] for k in ("vid", "query", "duration", "clip_len", "relevant_windows")})
         meta.setdefault("qid", M["qid"][i])
         # raw block views (memory-mapped); `collate` normalises them straight into the padded batch
-        s = dict(meta=meta, video_blocks=[a[:L] for a in vb], query_blocks=[a[:Lt] for a in tb],
-                 video_norms=vn and [x[:L] for x in vn], query_norms=tn and [x[:Lt] for x in tn],
-                 feat_opts=(c.normalize_video, c.normalize_text, c.use_tef))
-        if not self.load_labels or not (M["relevant_windows"][i] or M["saliency_scores"][i]): return s  # e.g. a test split
+        s = dict(
+            meta=meta,
+            video_blocks=[a[:L] for a in vb],
+            query_blocks=[a[:Lt] for a in tb],
+            video_norms=vn and [x[:L] for x in vn],
+            query_norms=tn and [x[:Lt] for x in tn],
+            feat_opts=(c.normalize_video, c.normalize_text, c.use_tef),
+        )
+        if not self.load_labels or not (M["relevant_windows"][i] or M["saliency_scores"][i]):
+            return s  # e.g. a test split
         rng = self.rng if self.rng is not None else random.Random(_seed_of(self.seed, int(epoch), int(k)))
         if self.rule not in ("tvsum", "youtube"):
             s["span_labels"] = span_targets(M["relevant_windows"][i], L, M["clip_len"][i], c.max_windows, rng)
-        if self.rule == "qvhighlights": lab = saliency_qvhl(M["relevant_clip_ids"][i], M["saliency_scores"][i], L, rng)
-        elif self.rule == "windows": lab = saliency_windows(M["relevant_windows"][i][0], M["duration"][i], L, rng)
-        else: lab = saliency_tvsum(M["saliency_scores"][i], L, youtube=self.rule == "youtube")
+        if self.rule == "qvhighlights":
+            lab = saliency_qvhl(M["relevant_clip_ids"][i], M["saliency_scores"][i], L, rng)
+        elif self.rule == "windows":
+            lab = saliency_windows(M["relevant_windows"][i][0], M["duration"][i], L, rng)
+        else:
+            lab = saliency_tvsum(M["saliency_scores"][i], L, youtube=self.rule == "youtube")
         s["saliency_pos_labels"], s["saliency_neg_labels"], s["saliency_all_labels"], s["saliency_pos_index"] = lab
         return s
 
-    def __getitems__(self, idxs): return [self[i] for i in idxs]
+    def __getitems__(self, idxs):
+        return [self[i] for i in idxs]
 
     def _norm(self, mod, j, row, a):
         "Row norms `[n, 1]` of block `j` of video/query `row` (cached; the original's formula, so bit-identical)."
         key = (mod, j, row)
-        if key not in self._norms: self._norms[key] = row_norms(a)
+        if key not in self._norms:
+            self._norms[key] = row_norms(a)
         return self._norms[key]
 
 # %% ../../nbs/data/01_batching.ipynb #c0023
 def pad_arrays(arrs, dtype=np.float32):
     "Zero-pad a list of `[n_i, ...]` arrays to `[B, max n, ...]`, with a `[B, max n]` float mask."
-    n = [len(a) for a in arrs]; Lm = max(n)
-    out = np.zeros((len(arrs), Lm) + np.shape(arrs[0])[1:], dtype=dtype); mask = np.zeros((len(arrs), Lm), np.float32)
-    for b, a in enumerate(arrs): out[b, :n[b]] = a; mask[b, :n[b]] = 1
+    n = [len(a) for a in arrs]
+    Lm = max(n)
+    out = np.zeros((len(arrs), Lm) + np.shape(arrs[0])[1:], dtype=dtype)
+    mask = np.zeros((len(arrs), Lm), np.float32)
+    for b, a in enumerate(arrs):
+        out[b, : n[b]] = a
+        mask[b, : n[b]] = 1
     return torch.from_numpy(out), torch.from_numpy(mask)
+
 
 def row_norms(a):
     "Row L2 norms `[n, 1]` float32, computed as `np.linalg.norm(a, axis=-1, keepdims=True)` does."
     a = np.asarray(a, dtype=np.float32)
     return np.sqrt(np.add.reduce(a * a, axis=-1, keepdims=True))
 
+
 def _pad_blocks(blocks, normalize, use_tef, norms=None):
     "Per sample a list of raw `[L_b, d_k]` blocks -> normalised, concatenated (+TEF), zero-padded `[B, max L, D]` and mask."
-    B, n = len(blocks), [len(bl[0]) for bl in blocks]; Lm = max(n); dims = [a.shape[1] for a in blocks[0]]
-    out = np.zeros((B, Lm, sum(dims) + 2 * use_tef), np.float32); mask = np.zeros((B, Lm), np.float32)
+    B, n = len(blocks), [len(bl[0]) for bl in blocks]
+    Lm = max(n)
+    dims = [a.shape[1] for a in blocks[0]]
+    out = np.zeros((B, Lm, sum(dims) + 2 * use_tef), np.float32)
+    mask = np.zeros((B, Lm), np.float32)
     for b, bl in enumerate(blocks):
-        off = 0; L = n[b]; mask[b, :L] = 1
+        off = 0
+        L = n[b]
+        mask[b, :L] = 1
         for k, (a, d) in enumerate(zip(bl, dims)):
             a = np.asarray(a, dtype=np.float32)
             if normalize:
                 nrm = norms[b][k] if norms is not None and norms[b] is not None else row_norms(a)
-                np.divide(a, nrm + np.float32(1e-5), out=out[b, :L, off:off + d])
-            else: out[b, :L, off:off + d] = a
+                np.divide(a, nrm + np.float32(1e-5), out=out[b, :L, off : off + d])
+            else:
+                out[b, :L, off : off + d] = a
             off += d
-        if use_tef: out[b, :L, off:] = tef(L)
+        if use_tef:
+            out[b, :L, off:] = tef(L)
     return torch.from_numpy(out), torch.from_numpy(mask)
+
 
 def sample_features(s: dict):
     "(video `[L, Dv(+2)]`, text `[Lt, Dt]`) float32 arrays of one sample, as they enter the batch."
     nv, nt, te = s["feat_opts"]
-    return (_pad_blocks([s["video_blocks"]], nv, te, [s.get("video_norms")])[0][0].numpy(),
-            _pad_blocks([s["query_blocks"]], nt, False, [s.get("query_norms")])[0][0].numpy())
+    return (
+        _pad_blocks([s["video_blocks"]], nv, te, [s.get("video_norms")])[0][0].numpy(),
+        _pad_blocks([s["query_blocks"]], nt, False, [s.get("query_norms")])[0][0].numpy(),
+    )
+
 
 def batch_targets(samples: list[dict], Lv: int) -> dict | None:
     "Training targets of a batch with saliency labels padded or cut to `Lv` clips; None if a sample has no labels."
@@ -213,45 +288,79 @@ def batch_targets(samples: list[dict], Lv: int) -> dict | None:
     T["saliency_all_labels"] = sal[:, :Lv].float()
     return T
 
+
 def collate(samples: list[dict]) -> dict:
     "Batch of `VideoLightsDataset` samples -> `{'model_inputs', 'targets', 'meta'}` (the original's batch layout)."
     nv, nt, te = samples[0]["feat_opts"]
     v, vm = _pad_blocks([s["video_blocks"] for s in samples], nv, te, [s.get("video_norms") for s in samples])
     t, tm = _pad_blocks([s["query_blocks"] for s in samples], nt, False, [s.get("query_norms") for s in samples])
-    return {"model_inputs": {"src_txt": t, "src_txt_mask": tm, "src_vid": v, "src_vid_mask": vm},
-            "targets": batch_targets(samples, v.shape[1]), "meta": [s["meta"] for s in samples]}
-
+    return {
+        "model_inputs": {"src_txt": t, "src_txt_mask": tm, "src_vid": v, "src_vid_mask": vm},
+        "targets": batch_targets(samples, v.shape[1]),
+        "meta": [s["meta"] for s in samples],
+    }
 
 # %% ../../nbs/data/01_batching.ipynb #c0025
 class EpochSampler(torch.utils.data.Sampler):
     "Yields `(index, epoch)`: indices permuted by a generator seeded with (seed, epoch) when `shuffle`; epoch += 1 after each pass."
-    def __init__(self, n, shuffle=True, seed=0): self.n, self.shuffle, self.seed, self.epoch = n, shuffle, seed, 0
-    def set_epoch(self, epoch): self.epoch = int(epoch)
-    def __len__(self): return self.n
+
+    def __init__(self, n, shuffle=True, seed=0):
+        self.n, self.shuffle, self.seed, self.epoch = n, shuffle, seed, 0
+
+    def set_epoch(self, epoch):
+        self.epoch = int(epoch)
+
+    def __len__(self):
+        return self.n
+
     def __iter__(self):
         e = self.epoch
         if self.shuffle:
             g = torch.Generator().manual_seed(_seed_of(self.seed, e) % 2**63)
             order = torch.randperm(self.n, generator=g).tolist()
-        else: order = range(self.n)
-        for i in order: yield (i, e)
-        self.epoch = e + 1   # like accelerate's SeedableRandomSampler; `set_epoch` overrides
+        else:
+            order = range(self.n)
+        for i in order:
+            yield (i, e)
+        self.epoch = e + 1  # like accelerate's SeedableRandomSampler; `set_epoch` overrides
+
 
 class VLDataLoader(torch.utils.data.DataLoader):
     "A DataLoader whose `set_epoch` reaches the sampler (the epoch then travels with each index to the workers)."
-    def set_epoch(self, epoch):
-        self.sampler.set_epoch(epoch); self.dataset.set_epoch(epoch)
 
-def make_loader(data, cfg: VideoLightsConfig, split: str | None = None, shuffle=False, seed=None, batch_size=None,
-                num_workers=None, drop_last=False, load_labels=True, **kw) -> VLDataLoader:
+    def set_epoch(self, epoch):
+        self.sampler.set_epoch(epoch)
+        self.dataset.set_epoch(epoch)
+
+
+def make_loader(
+    data,
+    cfg: VideoLightsConfig,
+    split: str | None = None,
+    shuffle=False,
+    seed=None,
+    batch_size=None,
+    num_workers=None,
+    drop_last=False,
+    load_labels=True,
+    **kw,
+) -> VLDataLoader:
     "DataLoader over `data` (a `VideoLightsDataset`, or a DatasetDict / path plus `split`) with `collate`."
     if not isinstance(data, VideoLightsDataset):
         if isinstance(data, (str, bytes)) or hasattr(data, "__fspath__"):
             data = load_dataset(data)
-        if split is None: raise VideoLightsError("make_loader: pass split='train'/'val'/... with a DatasetDict")
+        if split is None:
+            raise VideoLightsError("make_loader: pass split='train'/'val'/... with a DatasetDict")
         data = VideoLightsDataset(data, split, cfg, seed=seed, load_labels=load_labels)
     seed = data.seed if seed is None else seed
     bs = batch_size or (cfg.train.bsz if shuffle else cfg.train.eval_bsz)
     nw = cfg.train.num_workers if num_workers is None else num_workers
-    return VLDataLoader(data, batch_size=bs, sampler=EpochSampler(len(data), shuffle, seed), collate_fn=collate,
-                        num_workers=nw, drop_last=drop_last, **kw)
+    return VLDataLoader(
+        data,
+        batch_size=bs,
+        sampler=EpochSampler(len(data), shuffle, seed),
+        collate_fn=collate,
+        num_workers=nw,
+        drop_last=drop_last,
+        **kw,
+    )

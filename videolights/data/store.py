@@ -15,48 +15,69 @@ from ..core.errors import VideoLightsError
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'FORMAT_VERSION', 'MANIFEST', 'KINDS', 'KIND_SALIENCY', 'DEFAULT_CLIP_LEN', 'video_features', 'query_features',
-           'read_jsonl', 'read_annotations', 'read_charades_txt', 'read_video_block', 'read_text_block', 'align_blocks',
-           'write_npz_layout', 'dataset_card', 'save_dataset', 'read_manifest', 'load_dataset', 'build_dataset',
-           'check_blocks', 'ground_truth']
+__all__ = ['log', 'FORMAT_VERSION', 'MANIFEST', 'KINDS', 'KIND_SALIENCY', 'DEFAULT_CLIP_LEN', 'video_features',
+           'query_features', 'read_jsonl', 'read_annotations', 'read_charades_txt', 'read_video_block',
+           'read_text_block', 'align_blocks', 'write_npz_layout', 'dataset_card', 'save_dataset',
+           'read_manifest', 'load_dataset', 'build_dataset', 'check_blocks', 'ground_truth']
 
 # %% ../../nbs/data/00_store.ipynb #c0006
 FORMAT_VERSION = 1
 MANIFEST = "videolights_data.json"
 KINDS = ("qvhighlights", "charades", "tacos", "tvsum", "youtube")  # annotation flavours the readers understand
-KIND_SALIENCY = {"qvhighlights": "qvhighlights", "charades": "windows", "tacos": "windows",
-                 "tvsum": "tvsum", "youtube": "youtube"}  # kind -> `cfg.data.saliency` rule
+KIND_SALIENCY = {
+    "qvhighlights": "qvhighlights",
+    "charades": "windows",
+    "tacos": "windows",
+    "tvsum": "tvsum",
+    "youtube": "youtube",
+}  # kind -> `cfg.data.saliency` rule
+
 
 def video_features(blocks, dtype="float32"):
     "`datasets.Features` of the `videos` table for `blocks` = ((name, dim), ...)."
     f = {"vid": hf.Value("string"), "duration": hf.Value("float64"), "n_clips": hf.Value("int64")}
-    for n, d in blocks: f[f"v_{n}"] = hf.Array2D(shape=(None, int(d)), dtype=dtype)
+    for n, d in blocks:
+        f[f"v_{n}"] = hf.Array2D(shape=(None, int(d)), dtype=dtype)
     return hf.Features(f)
+
 
 def query_features(blocks, dtype="float32"):
     "`datasets.Features` of a query table (one split) for text `blocks` = ((name, dim), ...)."
-    f = {"qid": hf.Value("string"), "vid": hf.Value("string"), "video_idx": hf.Value("int64"),
-         "query": hf.Value("string"), "duration": hf.Value("float64"), "clip_len": hf.Value("float64"),
-         "relevant_windows": hf.Sequence(hf.Sequence(hf.Value("float64"))),
-         "relevant_clip_ids": hf.Sequence(hf.Value("int64")),
-         "saliency_scores": hf.Sequence(hf.Sequence(hf.Value("float32"))),
-         "domain": hf.Value("string"), "record": hf.Value("string")}
-    for n, d in blocks: f[f"t_{n}"] = hf.Array2D(shape=(None, int(d)), dtype=dtype)
+    f = {
+        "qid": hf.Value("string"),
+        "vid": hf.Value("string"),
+        "video_idx": hf.Value("int64"),
+        "query": hf.Value("string"),
+        "duration": hf.Value("float64"),
+        "clip_len": hf.Value("float64"),
+        "relevant_windows": hf.Sequence(hf.Sequence(hf.Value("float64"))),
+        "relevant_clip_ids": hf.Sequence(hf.Value("int64")),
+        "saliency_scores": hf.Sequence(hf.Sequence(hf.Value("float32"))),
+        "domain": hf.Value("string"),
+        "record": hf.Value("string"),
+    }
+    for n, d in blocks:
+        f[f"t_{n}"] = hf.Array2D(shape=(None, int(d)), dtype=dtype)
     return hf.Features(f)
 
 # %% ../../nbs/data/00_store.ipynb #c0009
 def read_jsonl(path) -> list[dict]:
     "Records of a jsonl file (`.gz` allowed); a bad line raises an error naming file and line."
     path = Path(path)
-    if not path.exists(): raise VideoLightsError(f"annotation file {path} not found")
+    if not path.exists():
+        raise VideoLightsError(f"annotation file {path} not found")
     op = gzip.open if path.suffix == ".gz" else open
     out = []
     with op(path, "rt", encoding="utf-8") as f:
         for i, line in enumerate(f, 1):
-            if not line.strip(): continue
-            try: out.append(json.loads(line))
-            except json.JSONDecodeError as e: raise VideoLightsError(f"{path}:{i} is not valid JSON ({e})") from None
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise VideoLightsError(f"{path}:{i} is not valid JSON ({e})") from None
     return out
+
 
 def _rec(r, kind, clip_len, where):
     "Normalise one annotation record `r` of flavour `kind` into the query-table fields."
@@ -65,58 +86,90 @@ def _rec(r, kind, clip_len, where):
         wins = [[float(a), float(b)] for a, b in (r.get("relevant_windows") or [])]
         if kind in ("tvsum", "youtube"):
             lab = np.asarray(r["label"], dtype=np.float32)
-            if lab.ndim == 1: lab = lab[:, None]
+            if lab.ndim == 1:
+                lab = lab[:, None]
             ids, sal = list(range(len(lab))), lab.tolist()
         else:
             ids = [int(i) for i in (r.get("relevant_clip_ids") or [])]
             sal = [[float(x) for x in s] for s in (r.get("saliency_scores") or [])]
     except (KeyError, TypeError, ValueError) as e:
-        raise VideoLightsError(f"{where}: record qid={r.get('qid')!r} has a missing or malformed field ({e!r})") from None
-    return dict(qid=str(qid), vid=str(vid), query=str(r.get("query", "")), duration=dur, clip_len=float(clip_len),
-                relevant_windows=wins, relevant_clip_ids=ids, saliency_scores=sal, domain=str(r.get("domain") or ""),
-                record=json.dumps(r))
+        raise VideoLightsError(
+            f"{where}: record qid={r.get('qid')!r} has a missing or malformed field ({e!r})"
+        ) from None
+    return dict(
+        qid=str(qid),
+        vid=str(vid),
+        query=str(r.get("query", "")),
+        duration=dur,
+        clip_len=float(clip_len),
+        relevant_windows=wins,
+        relevant_clip_ids=ids,
+        saliency_scores=sal,
+        domain=str(r.get("domain") or ""),
+        record=json.dumps(r),
+    )
+
 
 DEFAULT_CLIP_LEN = {"qvhighlights": 2.0, "charades": 1.0, "tacos": 2.0, "tvsum": 2.0, "youtube": 1.0}
 
+
 def read_annotations(path, kind="qvhighlights", clip_len=None, domain=None) -> list[dict]:
     "Query records of a jsonl annotation file of flavour `kind` (optionally one `domain`)."
-    if kind not in KINDS: raise VideoLightsError(f"unknown annotation kind {kind!r}; valid: {KINDS}")
+    if kind not in KINDS:
+        raise VideoLightsError(f"unknown annotation kind {kind!r}; valid: {KINDS}")
     cl = DEFAULT_CLIP_LEN[kind] if clip_len is None else clip_len
     recs = [_rec(r, kind, cl, path) for r in read_jsonl(path)]
-    if domain is not None: recs = [r for r in recs if r["domain"] == domain]
+    if domain is not None:
+        recs = [r for r in recs if r["domain"] == domain]
     return recs
+
 
 def read_charades_txt(txt_path, csv_path, qid_start=0) -> list[dict]:
     "Charades-STA records from the TALL txt (`VID st ed##sentence`) and the Charades csv durations."
     txt_path, csv_path = Path(txt_path), Path(csv_path)
     for p in (txt_path, csv_path):
-        if not p.exists(): raise VideoLightsError(f"Charades-STA file {p} not found")
+        if not p.exists():
+            raise VideoLightsError(f"Charades-STA file {p} not found")
     dur = dict(zip(*pd.read_csv(csv_path, usecols=["id", "length"]).values.T))
     out, qid = [], qid_start
     for i, line in enumerate(txt_path.read_text().splitlines(), 1):
-        if not line.strip(): continue
-        try: head, sent = line.split("##", 1); vid, st, ed = head.split(); st, ed = float(st), float(ed)
-        except ValueError: raise VideoLightsError(f"{txt_path}:{i} is not 'VID start end##sentence'") from None
-        if vid not in dur: raise VideoLightsError(f"{txt_path}:{i}: video {vid} has no duration in {csv_path}")
-        d = float(dur[vid]); ed = min(ed, d)
-        if st > ed: continue
+        if not line.strip():
+            continue
+        try:
+            head, sent = line.split("##", 1)
+            vid, st, ed = head.split()
+            st, ed = float(st), float(ed)
+        except ValueError:
+            raise VideoLightsError(f"{txt_path}:{i} is not 'VID start end##sentence'") from None
+        if vid not in dur:
+            raise VideoLightsError(f"{txt_path}:{i}: video {vid} has no duration in {csv_path}")
+        d = float(dur[vid])
+        ed = min(ed, d)
+        if st > ed:
+            continue
         r = {"qid": qid, "query": sent, "duration": d, "vid": vid, "relevant_windows": [[st, ed]]}
-        out.append(_rec(r, "charades", 1.0, txt_path)); qid += 1
+        out.append(_rec(r, "charades", 1.0, txt_path))
+        qid += 1
     return out
 
 # %% ../../nbs/data/00_store.ipynb #c0014
 def _check(a, path):
-    if a.ndim != 2: raise VideoLightsError(f"{path}: features must be 2-d [length, dim], got shape {a.shape}")
-    if not np.isfinite(a).all(): raise VideoLightsError(f"{path}: features contain NaN or inf; re-extract this file")
+    if a.ndim != 2:
+        raise VideoLightsError(f"{path}: features must be 2-d [length, dim], got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise VideoLightsError(f"{path}: features contain NaN or inf; re-extract this file")
     return a
+
 
 def read_video_block(feat_dir, vid) -> np.ndarray:
     "Raw float32 features `[n_clips, d]` of video `vid` from one feature directory."
     d = Path(feat_dir)
     p = d / f"{vid}.npz"
     try:
-        if p.exists(): return _check(np.load(p)["features"].astype(np.float32), p)
-        if (d / f"{vid}.npy").exists(): return _check(np.load(d / f"{vid}.npy").astype(np.float32), d / f"{vid}.npy")
+        if p.exists():
+            return _check(np.load(p)["features"].astype(np.float32), p)
+        if (d / f"{vid}.npy").exists():
+            return _check(np.load(d / f"{vid}.npy").astype(np.float32), d / f"{vid}.npy")
         if (d / f"{vid}_rgb.npy").exists():
             a = [np.load(d / f"{vid}_{m}.npy").astype(np.float32) for m in ("rgb", "opt")]
             n = min(len(x) for x in a)
@@ -125,170 +178,287 @@ def read_video_block(feat_dir, vid) -> np.ndarray:
         raise VideoLightsError(f"cannot read video features of vid={vid} from {d} ({e!r})") from None
     raise VideoLightsError(f"missing video features for vid={vid}: no {vid}.npz / {vid}.npy / {vid}_rgb.npy in {d}")
 
+
 def read_text_block(feat_dir, qid, kind="qvhighlights") -> np.ndarray:
     "Raw float32 token features `[n_tokens, d]` of query `qid` from one feature directory."
     d = Path(feat_dir)
     names = [f"qid{qid}.npz", f"{qid}.npz"] if kind in ("qvhighlights", "charades") else [f"{qid}.npz", f"qid{qid}.npz"]
     for name in names:
         p = d / name
-        if not p.exists(): continue
+        if not p.exists():
+            continue
         try:
             z = np.load(p)
             key = next((k for k in ("last_hidden_state", "token") if k in z.files), None)
-            if key is None: raise VideoLightsError(f"{p}: no 'last_hidden_state' or 'token' array (has {z.files})")
+            if key is None:
+                raise VideoLightsError(f"{p}: no 'last_hidden_state' or 'token' array (has {z.files})")
             a = z[key].astype(np.float32)
-        except (OSError, ValueError) as e: raise VideoLightsError(f"cannot read {p} ({e!r})") from None
+        except (OSError, ValueError) as e:
+            raise VideoLightsError(f"cannot read {p} ({e!r})") from None
         return _check(a[None] if a.ndim == 1 else a, p)
     raise VideoLightsError(f"missing text features for qid={qid}: no {' / '.join(names)} in {d}")
+
 
 def align_blocks(blocks: dict, names, dims, where: str) -> dict:
     "Check each block's dim against `dims` and cut all blocks to the shortest (as the original)."
     for n, d in zip(names, dims):
         if blocks[n].shape[1] != d:
-            raise VideoLightsError(f"{where}: block {n!r} has dim {blocks[n].shape[1]} but other files of that block have dim {d}")
+            raise VideoLightsError(
+                f"{where}: block {n!r} has dim {blocks[n].shape[1]} but other files of that block have dim {d}"
+            )
     m = min(len(blocks[n]) for n in names)
     return {n: blocks[n][:m] for n in names}
 
 # %% ../../nbs/data/00_store.ipynb #c0016
 def write_npz_layout(root, videos: dict, texts: dict, kind="qvhighlights", key=None) -> dict:
     "Write `{vid: {block: arr}}` as `root/video/<block>/{vid}.npz` and `{qid: {block: arr}}` as `root/text/<block>/...`."
-    root = Path(root); vd, td = {}, {}
+    root = Path(root)
+    vd, td = {}, {}
     tname = (lambda q: f"qid{q}.npz") if kind in ("qvhighlights", "charades") else (lambda q: f"{q}.npz")
     key = key or ("token" if kind == "tvsum" else "last_hidden_state")
     for vid, blocks in videos.items():
         for b, a in blocks.items():
-            d = vd.setdefault(b, root / "video" / b); d.mkdir(parents=True, exist_ok=True)
+            d = vd.setdefault(b, root / "video" / b)
+            d.mkdir(parents=True, exist_ok=True)
             np.savez(d / f"{vid}.npz", features=a)
     for qid, blocks in texts.items():
         for b, a in blocks.items():
-            d = td.setdefault(b, root / "text" / b); d.mkdir(parents=True, exist_ok=True)
+            d = td.setdefault(b, root / "text" / b)
+            d.mkdir(parents=True, exist_ok=True)
             np.savez(d / tname(qid), **{key: a})
     return {"video": vd, "text": td}
 
 # %% ../../nbs/data/00_store.ipynb #c0018
 def dataset_card(m: dict) -> str:
     "The dataset card (README.md inside a saved dataset) from its manifest."
-    vb = ", ".join(f"`{n}` ({d})" for n, d in m["video_blocks"]); tb = ", ".join(f"`{n}` ({d})" for n, d in m["text_blocks"])
+    vb = ", ".join(f"`{n}` ({d})" for n, d in m["video_blocks"])
+    tb = ", ".join(f"`{n}` ({d})" for n, d in m["text_blocks"])
     splits = ", ".join(f"{k}: {v} queries" for k, v in m["splits"].items())
-    return (f"# {m['name']}\n\nA `videolights` feature dataset (format {m['format_version']}), saved with "
-            f"`datasets.DatasetDict.save_to_disk`. Load it with `videolights.data.store.load_dataset(path)`.\n\n"
-            f"- **Source**: {m.get('source', '')}\n- **License**: {m.get('license', '')}\n"
-            f"- **Annotation kind**: {m['kind']} (saliency rule `{KIND_SALIENCY[m['kind']]}`), clip length {m['clip_len']} s\n"
-            f"- **Video features** (`videos` table, one row per video, `v_<block>` = `[n_clips, dim]`, raw, {m['feat_dtype']}): {vb}\n"
-            f"- **Text features** (query tables, `t_<block>` = `[n_tokens, dim]`, raw, {m['feat_dtype']}): {tb}\n"
-            f"- **Splits**: {splits}; {m['n_videos']} videos\n- **Counts**: {json.dumps(m.get('counts', {}))}\n\n"
-            "Features are stored raw (not L2-normalised, not cut to max_v_l/max_q_l); the collate in "
-            "`videolights.data.batching` normalises, cuts and appends the TEF as the original pipeline does. "
-            "Queries refer to their video by `video_idx` (row of `videos`).\n")
+    return (
+        f"# {m['name']}\n\nA `videolights` feature dataset (format {m['format_version']}), saved with "
+        f"`datasets.DatasetDict.save_to_disk`. Load it with `videolights.data.store.load_dataset(path)`.\n\n"
+        f"- **Source**: {m.get('source', '')}\n- **License**: {m.get('license', '')}\n"
+        f"- **Annotation kind**: {m['kind']} (saliency rule `{KIND_SALIENCY[m['kind']]}`), clip length {m['clip_len']} s\n"
+        f"- **Video features** (`videos` table, one row per video, `v_<block>` = `[n_clips, dim]`, raw, {m['feat_dtype']}): {vb}\n"
+        f"- **Text features** (query tables, `t_<block>` = `[n_tokens, dim]`, raw, {m['feat_dtype']}): {tb}\n"
+        f"- **Splits**: {splits}; {m['n_videos']} videos\n- **Counts**: {json.dumps(m.get('counts', {}))}\n\n"
+        "Features are stored raw (not L2-normalised, not cut to max_v_l/max_q_l); the collate in "
+        "`videolights.data.batching` normalises, cuts and appends the TEF as the original pipeline does. "
+        "Queries refer to their video by `video_idx` (row of `videos`).\n"
+    )
+
 
 def save_dataset(dd, out, manifest: dict, overwrite=False) -> Path:
     "Save `dd` (a DatasetDict with a `videos` table) with manifest and card, atomically (temp dir, then rename)."
     out = Path(out)
-    if out.exists() and not overwrite: raise VideoLightsError(f"{out} already exists; pass overwrite=True (CLI: --overwrite) or choose another --out")
+    if out.exists() and not overwrite:
+        raise VideoLightsError(f"{out} already exists; pass overwrite=True (CLI: --overwrite) or choose another --out")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
         dd.save_to_disk(str(tmp))
-        m = dict(manifest, format_version=FORMAT_VERSION, splits={k: len(v) for k, v in dd.items() if k != "videos"},
-                 n_videos=len(dd["videos"]), complete=True)
+        m = dict(
+            manifest,
+            format_version=FORMAT_VERSION,
+            splits={k: len(v) for k, v in dd.items() if k != "videos"},
+            n_videos=len(dd["videos"]),
+            complete=True,
+        )
         (tmp / "README.md").write_text(dataset_card(m))
         (tmp / MANIFEST).write_text(json.dumps(m, indent=2) + "\n")
         if out.exists():
-            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"; os.replace(out, old); os.replace(tmp, out)
+            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(out, old)
+            os.replace(tmp, out)
             shutil.rmtree(old, ignore_errors=True)
-        else: os.replace(tmp, out)
+        else:
+            os.replace(tmp, out)
     finally:
-        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
     return out
+
 
 def read_manifest(path) -> dict:
     "The manifest of a saved dataset; a clear error for a missing, partial or foreign directory."
     p = Path(path)
-    if not p.is_dir(): raise VideoLightsError(f"dataset directory {p} not found (build it with `videolights data build` or `videolights data synth`)")
+    if not p.is_dir():
+        raise VideoLightsError(
+            f"dataset directory {p} not found (build it with `videolights data build` or `videolights data synth`)"
+        )
     mp = p / MANIFEST
-    if not mp.exists(): raise VideoLightsError(f"{p} is not a complete videolights dataset: {MANIFEST} is missing (partially written or not built by videolights); rebuild it")
-    try: m = json.loads(mp.read_text())
-    except json.JSONDecodeError: raise VideoLightsError(f"{mp} is corrupt (invalid JSON); rebuild the dataset") from None
-    if not m.get("complete"): raise VideoLightsError(f"{p} is marked incomplete; rebuild the dataset")
-    if m.get("format_version") != FORMAT_VERSION: raise VideoLightsError(f"{p} has format {m.get('format_version')}, this version reads {FORMAT_VERSION}; rebuild it")
+    if not mp.exists():
+        raise VideoLightsError(
+            f"{p} is not a complete videolights dataset: {MANIFEST} is missing (partially written or not built by videolights); rebuild it"
+        )
+    try:
+        m = json.loads(mp.read_text())
+    except json.JSONDecodeError:
+        raise VideoLightsError(f"{mp} is corrupt (invalid JSON); rebuild the dataset") from None
+    if not m.get("complete"):
+        raise VideoLightsError(f"{p} is marked incomplete; rebuild the dataset")
+    if m.get("format_version") != FORMAT_VERSION:
+        raise VideoLightsError(
+            f"{p} has format {m.get('format_version')}, this version reads {FORMAT_VERSION}; rebuild it"
+        )
     return m
+
 
 def load_dataset(path):
     "Load a saved dataset (`DatasetDict` with `videos` + query splits); `dd.manifest` holds the manifest."
     m = read_manifest(path)
-    try: dd = hf.load_from_disk(str(path))
-    except Exception as e: raise VideoLightsError(f"{path} is corrupt or partially written ({type(e).__name__}: {e}); rebuild it") from None
+    try:
+        dd = hf.load_from_disk(str(path))
+    except Exception as e:
+        raise VideoLightsError(
+            f"{path} is corrupt or partially written ({type(e).__name__}: {e}); rebuild it"
+        ) from None
     for k, n in dict(m["splits"], videos=m["n_videos"]).items():
-        if k not in dd or len(dd[k]) != n: raise VideoLightsError(f"{path}: table {k!r} is missing or has {len(dd[k]) if k in dd else 0} rows, manifest says {n}; rebuild it")
+        if k not in dd or len(dd[k]) != n:
+            raise VideoLightsError(
+                f"{path}: table {k!r} is missing or has {len(dd[k]) if k in dd else 0} rows, manifest says {n}; rebuild it"
+            )
     dd.manifest = m
     return dd
 
 # %% ../../nbs/data/00_store.ipynb #c0020
 def _tqdm(it, **kw):
-    try: from tqdm.auto import tqdm; return tqdm(it, **kw)
-    except ImportError: return it
+    try:
+        from tqdm.auto import tqdm
+
+        return tqdm(it, **kw)
+    except ImportError:
+        return it
+
 
 def _chunked(tbl_dir, items, fn, features, chunk, desc):
     "Write `fn(items[i:i+chunk])` rows as saved chunks under `tbl_dir` (skipping finished ones); return loaded chunks."
-    tbl_dir.mkdir(parents=True, exist_ok=True); parts = []
+    tbl_dir.mkdir(parents=True, exist_ok=True)
+    parts = []
     for ci in _tqdm(range(0, len(items), chunk), desc=desc, unit="chunk"):
         p = tbl_dir / f"{ci // chunk:05d}"
         if not (p / "dataset_info.json").exists():
             t = tbl_dir / f".tmp-{uuid.uuid4().hex[:6]}"
-            hf.Dataset.from_dict(fn(items[ci:ci + chunk]), features=features).save_to_disk(str(t)); os.replace(t, p)
+            hf.Dataset.from_dict(fn(items[ci : ci + chunk]), features=features).save_to_disk(str(t))
+            os.replace(t, p)
         parts.append(hf.load_from_disk(str(p)))
-    return hf.concatenate_datasets(parts) if parts else hf.Dataset.from_dict({k: [] for k in features}, features=features)
+    return (
+        hf.concatenate_datasets(parts) if parts else hf.Dataset.from_dict({k: [] for k in features}, features=features)
+    )
 
-def build_dataset(annotations: dict, video_dirs, text_dirs, out, video_blocks=None, text_blocks=None,
-                  kind="qvhighlights", feat_dtype="float32", name=None, source="", license="", chunk=512,
-                  overwrite=False, clip_len=None) -> Path:
+
+def build_dataset(
+    annotations: dict,
+    video_dirs,
+    text_dirs,
+    out,
+    video_blocks=None,
+    text_blocks=None,
+    kind="qvhighlights",
+    feat_dtype="float32",
+    name=None,
+    source="",
+    license="",
+    chunk=512,
+    overwrite=False,
+    clip_len=None,
+) -> Path:
     "Build a dataset at `out` from `annotations` ({split: path or records}) and official-layout feature dirs."
-    out = Path(out); video_dirs, text_dirs = [Path(d) for d in video_dirs], [Path(d) for d in text_dirs]
-    vnames = list(video_blocks or [d.name for d in video_dirs]); tnames = list(text_blocks or [d.name for d in text_dirs])
+    out = Path(out)
+    video_dirs, text_dirs = [Path(d) for d in video_dirs], [Path(d) for d in text_dirs]
+    vnames = list(video_blocks or [d.name for d in video_dirs])
+    tnames = list(text_blocks or [d.name for d in text_dirs])
     if len(vnames) != len(video_dirs) or len(tnames) != len(text_dirs):
-        raise VideoLightsError(f"{len(video_dirs)} video dirs need {len(video_dirs)} block names (got {vnames}); {len(text_dirs)} text dirs need {len(text_dirs)} (got {tnames})")
+        raise VideoLightsError(
+            f"{len(video_dirs)} video dirs need {len(video_dirs)} block names (got {vnames}); {len(text_dirs)} text dirs need {len(text_dirs)} (got {tnames})"
+        )
     for d in video_dirs + text_dirs:
-        if not d.is_dir(): raise VideoLightsError(f"feature directory {d} not found")
-    if out.exists() and not overwrite: raise VideoLightsError(f"{out} already exists; pass --overwrite or choose another --out")
+        if not d.is_dir():
+            raise VideoLightsError(f"feature directory {d} not found")
+    if out.exists() and not overwrite:
+        raise VideoLightsError(f"{out} already exists; pass --overwrite or choose another --out")
     cl = DEFAULT_CLIP_LEN[kind] if clip_len is None else float(clip_len)
-    recs = {s: (read_annotations(a, kind, clip_len=cl) if isinstance(a, (str, Path)) else list(a)) for s, a in annotations.items()}
-    vids = list(dict.fromkeys(r["vid"] for rs in recs.values() for r in rs)); vidx = {v: i for i, v in enumerate(vids)}
+    recs = {
+        s: (read_annotations(a, kind, clip_len=cl) if isinstance(a, (str, Path)) else list(a))
+        for s, a in annotations.items()
+    }
+    vids = list(dict.fromkeys(r["vid"] for rs in recs.values() for r in rs))
+    vidx = {v: i for i, v in enumerate(vids)}
     dur = {r["vid"]: r["duration"] for rs in recs.values() for r in rs}
     # block dims from the first video / query (all later files must agree)
     vdims = [read_video_block(d, vids[0]).shape[1] for d in video_dirs]
     q0 = next(r for rs in recs.values() for r in rs)
     tdims = [read_text_block(d, q0["qid"], kind).shape[1] for d in text_dirs]
-    args = dict(annotations={s: str(a) if isinstance(a, (str, Path)) else len(a) for s, a in annotations.items()},
-                video_dirs=[str(d) for d in video_dirs], text_dirs=[str(d) for d in text_dirs], vnames=vnames,
-                tnames=tnames, kind=kind, feat_dtype=feat_dtype, chunk=chunk)
+    args = dict(
+        annotations={s: str(a) if isinstance(a, (str, Path)) else len(a) for s, a in annotations.items()},
+        video_dirs=[str(d) for d in video_dirs],
+        text_dirs=[str(d) for d in text_dirs],
+        vnames=vnames,
+        tnames=tnames,
+        kind=kind,
+        feat_dtype=feat_dtype,
+        chunk=chunk,
+    )
     part = out.parent / f".{out.name}.partial"
     if part.exists() and (part / "args.json").exists() and json.loads((part / "args.json").read_text()) != args:
         raise VideoLightsError(f"{part} holds an interrupted build with other arguments; delete it to start over")
-    part.mkdir(parents=True, exist_ok=True); (part / "args.json").write_text(json.dumps(args))
+    part.mkdir(parents=True, exist_ok=True)
+    (part / "args.json").write_text(json.dumps(args))
+
     def vrows(vs):
         rows = {"vid": [], "duration": [], "n_clips": [], **{f"v_{n}": [] for n in vnames}}
         for v in vs:
             b = align_blocks({n: read_video_block(d, v) for n, d in zip(vnames, video_dirs)}, vnames, vdims, f"vid={v}")
-            rows["vid"].append(v); rows["duration"].append(dur[v]); rows["n_clips"].append(len(b[vnames[0]]))
-            for n in vnames: rows[f"v_{n}"].append(b[n].astype(feat_dtype))
+            rows["vid"].append(v)
+            rows["duration"].append(dur[v])
+            rows["n_clips"].append(len(b[vnames[0]]))
+            for n in vnames:
+                rows[f"v_{n}"].append(b[n].astype(feat_dtype))
         return rows
+
     def qrows(rs):
         rows = {k: [] for k in query_features((), feat_dtype)} | {f"t_{n}": [] for n in tnames}
         for r in rs:
-            b = align_blocks({n: read_text_block(d, r["qid"], kind) for n, d in zip(tnames, text_dirs)}, tnames, tdims, f"qid={r['qid']}")
-            for k in r: rows[k].append(r[k])
+            b = align_blocks(
+                {n: read_text_block(d, r["qid"], kind) for n, d in zip(tnames, text_dirs)},
+                tnames,
+                tdims,
+                f"qid={r['qid']}",
+            )
+            for k in r:
+                rows[k].append(r[k])
             rows["video_idx"].append(vidx[r["vid"]])
-            for n in tnames: rows[f"t_{n}"].append(b[n].astype(feat_dtype))
+            for n in tnames:
+                rows[f"t_{n}"].append(b[n].astype(feat_dtype))
         return rows
+
     vb, tb = tuple(zip(vnames, vdims)), tuple(zip(tnames, tdims))
     dd = {"videos": _chunked(part / "videos", vids, vrows, video_features(vb, feat_dtype), chunk, "videos")}
-    for s, rs in recs.items(): dd[s] = _chunked(part / s, rs, qrows, query_features(tb, feat_dtype), chunk, f"queries {s}")
+    for s, rs in recs.items():
+        dd[s] = _chunked(part / s, rs, qrows, query_features(tb, feat_dtype), chunk, f"queries {s}")
     nc = dict(zip(dd["videos"]["vid"], dd["videos"]["n_clips"]))
-    counts = {"windows_past_features": sum(w[1] > nc[r["vid"]] * r["clip_len"] for rs in recs.values() for r in rs for w in r["relevant_windows"]),
-              "windows_past_duration": sum(w[1] > r["duration"] or w[0] < 0 for rs in recs.values() for r in rs for w in r["relevant_windows"])}
-    if any(counts.values()): log.warning(f"windows outside the video (kept unclamped, as the original): {counts}")
-    man = dict(name=name or out.name, kind=kind, clip_len=cl, video_blocks=[list(b) for b in vb], text_blocks=[list(b) for b in tb],
-               feat_dtype=feat_dtype, source=source, license=license, counts=counts, build_args=args)
+    counts = {
+        "windows_past_features": sum(
+            w[1] > nc[r["vid"]] * r["clip_len"] for rs in recs.values() for r in rs for w in r["relevant_windows"]
+        ),
+        "windows_past_duration": sum(
+            w[1] > r["duration"] or w[0] < 0 for rs in recs.values() for r in rs for w in r["relevant_windows"]
+        ),
+    }
+    if any(counts.values()):
+        log.warning(f"windows outside the video (kept unclamped, as the original): {counts}")
+    man = dict(
+        name=name or out.name,
+        kind=kind,
+        clip_len=cl,
+        video_blocks=[list(b) for b in vb],
+        text_blocks=[list(b) for b in tb],
+        feat_dtype=feat_dtype,
+        source=source,
+        license=license,
+        counts=counts,
+        build_args=args,
+    )
     save_dataset(hf.DatasetDict(dd), out, man, overwrite=overwrite)
     shutil.rmtree(part, ignore_errors=True)
     return out
@@ -299,8 +469,10 @@ def check_blocks(manifest: dict, cfg: VideoLightsConfig):
     for sec in ("video_blocks", "text_blocks"):
         have = {n: d for n, d in manifest[sec]}
         for n, d in getattr(cfg.data, sec):
-            if n not in have: raise VideoLightsError(f"config data.{sec} asks for block {n!r}, the dataset has {list(have)}")
-            if int(d) != int(have[n]): raise VideoLightsError(f"config data.{sec} block {n!r} has dim {d}, the dataset's is {have[n]}")
+            if n not in have:
+                raise VideoLightsError(f"config data.{sec} asks for block {n!r}, the dataset has {list(have)}")
+            if int(d) != int(have[n]):
+                raise VideoLightsError(f"config data.{sec} block {n!r} has dim {d}, the dataset's is {have[n]}")
 
 # %% ../../nbs/data/00_store.ipynb #c0028
 def ground_truth(dd, split: str, domain: str | None = None) -> list[dict]:

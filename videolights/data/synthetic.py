@@ -14,16 +14,25 @@ from ..core.config import VideoLightsConfig
 from ..core.errors import VideoLightsError
 from ..evaluation.metrics import eval_submission
 from .batching import join_blocks
-from .store import read_annotations, save_dataset, video_features, query_features, MANIFEST, load_dataset, check_blocks
+from videolights.data.store import (
+    read_annotations,
+    save_dataset,
+    video_features,
+    query_features,
+    MANIFEST,
+    load_dataset,
+    check_blocks,
+)
 
 log = logging.getLogger(__name__)
 GENERATOR_VERSION = 1
 
 # %% auto #0
-__all__ = ['log', 'GENERATOR_VERSION', 'PRESET_SIZES', 'RELABEL_VERSION', 'qvhl_annotation_path', 'SynthParams', 'synth_params',
-           'synth_name', 'query_latent', 'block_map', 'word_vec', 'clip_strength', 'video_latents', 'video_feats',
-           'text_feats', 'make_synthetic', 'params_of', 'planted_projection', 'windows_from_scores',
-           'baseline_submissions', 'baseline_metrics', 'cache_dir', 'synth_blocks_for', 'load_default_dataset']
+__all__ = ['log', 'GENERATOR_VERSION', 'PRESET_SIZES', 'RELABEL_VERSION', 'qvhl_annotation_path', 'SynthParams',
+           'synth_params', 'synth_name', 'query_latent', 'block_map', 'word_vec', 'clip_strength',
+           'video_latents', 'video_feats', 'text_feats', 'make_synthetic', 'params_of', 'planted_projection',
+           'windows_from_scores', 'baseline_submissions', 'baseline_metrics', 'cache_dir', 'synth_blocks_for',
+           'load_default_dataset']
 
 # %% ../../nbs/data/02_synthetic.ipynb #c0006
 def qvhl_annotation_path(split: str) -> Path:
@@ -31,18 +40,24 @@ def qvhl_annotation_path(split: str) -> Path:
     name = f"highlight_{split}_release.jsonl"
     here = Path(videolights.__file__).resolve().parent  # the installed package
     cands = [here / "assets" / "qvhighlights" / f"{name}.gz", here.parent / "data" / "qvhighlights" / name]
-    if os.environ.get("VIDEOLIGHTS_DATA"): cands.insert(0, Path(os.environ["VIDEOLIGHTS_DATA"]) / "qvhighlights" / name)
+    if os.environ.get("VIDEOLIGHTS_DATA"):
+        cands.insert(0, Path(os.environ["VIDEOLIGHTS_DATA"]) / "qvhighlights" / name)
     for p in cands:
-        if p.exists(): return p
-    raise VideoLightsError(f"QVHighlights annotations {name} not found; put it (or {name}.gz) in "
-                           f"{cands[0].parent} or set VIDEOLIGHTS_DATA to a folder holding qvhighlights/{name}")
+        if p.exists():
+            return p
+    raise VideoLightsError(
+        f"QVHighlights annotations {name} not found; put it (or {name}.gz) in "
+        f"{cands[0].parent} or set VIDEOLIGHTS_DATA to a folder holding qvhighlights/{name}"
+    )
 
 # %% ../../nbs/data/02_synthetic.ipynb #c0008
 PRESET_SIZES = {"small": (500, 200), "full": (None, None)}
 
+
 @dataclass
 class SynthParams:
     "Parameters of the synthetic generator (frozen defaults; see the generative process above)."
+
     sigma: float = 1.0  # video noise std per dimension (difficulty); signal std is g_b at full saliency
     clip_len: float = 2.0  # seconds per clip
     n_train: int | None = 500  # train queries (first n of the release file; None = all 7218)
@@ -57,36 +72,49 @@ class SynthParams:
     distractors: tuple = (1, 3)  # min, max distractor windows for a single-query video
     pretrain_latent_noise: float = 0.5  # text-latent noise of the pretrain variant
 
+
 def synth_params(preset="small", **kw) -> SynthParams:
     "Parameters of `preset` (small|full) with overrides."
-    if preset not in PRESET_SIZES: raise VideoLightsError(f"unknown synthetic preset {preset!r}; valid: {list(PRESET_SIZES)}")
+    if preset not in PRESET_SIZES:
+        raise VideoLightsError(f"unknown synthetic preset {preset!r}; valid: {list(PRESET_SIZES)}")
     n_tr, n_va = PRESET_SIZES[preset]
     p = SynthParams(**{"n_train": n_tr, "n_val": n_va, **kw})
-    if p.variant not in ("standard", "pretrain"): raise VideoLightsError(f"variant={p.variant!r} must be standard or pretrain")
-    if not p.sigma >= 0 or not p.clip_len > 0: raise VideoLightsError(f"need sigma >= 0 and clip_len > 0 (got {p.sigma}, {p.clip_len})")
+    if p.variant not in ("standard", "pretrain"):
+        raise VideoLightsError(f"variant={p.variant!r} must be standard or pretrain")
+    if not p.sigma >= 0 or not p.clip_len > 0:
+        raise VideoLightsError(f"need sigma >= 0 and clip_len > 0 (got {p.sigma}, {p.clip_len})")
     return p
 
+
 RELABEL_VERSION = 2  # of datasets at clip_len != 2; 2: features planted from the 2-s clips, `record` (eval GT) re-expressed as the labels
+
 
 def synth_name(preset="small", **kw) -> str:
     "Cache folder name of a synthetic dataset (changes with every parameter and the generator version)."
     p = synth_params(preset, **{k: v for k, v in kw.items() if k != "feat_dtype"})
-    key = asdict(p) | ({"relabel_version": RELABEL_VERSION} if p.clip_len != 2.0 else {})  # 2-s datasets keep their names
+    key = asdict(p) | (
+        {"relabel_version": RELABEL_VERSION} if p.clip_len != 2.0 else {}
+    )  # 2-s datasets keep their names
     h = zlib.crc32(json.dumps(key, sort_keys=True).encode()) & 0xFFFFFFFF
-    return f"synthetic-{preset}-g{GENERATOR_VERSION}-{h:08x}" + (f"-{kw['feat_dtype']}" if kw.get("feat_dtype", "float32") != "float32" else "")
+    return f"synthetic-{preset}-g{GENERATOR_VERSION}-{h:08x}" + (
+        f"-{kw['feat_dtype']}" if kw.get("feat_dtype", "float32") != "float32" else ""
+    )
 
 # %% ../../nbs/data/02_synthetic.ipynb #c0010
 def _rng(*key):
     k = [int(x) if isinstance(x, (int, np.integer)) else zlib.crc32(str(x).encode()) for x in key]
     return np.random.default_rng(k)
 
+
 def query_latent(p: SynthParams, qid) -> np.ndarray:
     "The latent $z_q$ `[k]` of query `qid`."
     return (_rng(p.seed, "z", qid).standard_normal(p.latent_dim) / math.sqrt(p.latent_dim)).astype(np.float32)
 
+
 def block_map(p: SynthParams, modality: str, name: str, dim: int) -> np.ndarray:
     "Fixed random map `[dim, k]` of a block (video and text maps are independent)."
     return _rng(p.seed, "map", modality, name).standard_normal((dim, p.latent_dim)).astype(np.float32)
+
 
 def word_vec(p: SynthParams, name: str, dim: int, word: str) -> np.ndarray:
     "Fixed random embedding `[dim]` of `word` in text block `name`."
@@ -97,7 +125,8 @@ def clip_strength(rec: dict, L: int, clip_len: float) -> np.ndarray:
     "$s_q(t)$ `[L]` in [0, 1] from the record's relevant clip ids (2-s units) and 3-rater scores."
     s2 = np.zeros(max(L, 1) * 4 + 200)
     ids = rec["relevant_clip_ids"]
-    if ids: s2[ids] = np.asarray(rec["saliency_scores"], dtype=np.float64).reshape(len(ids), -1).mean(1) / 4
+    if ids:
+        s2[ids] = np.asarray(rec["saliency_scores"], dtype=np.float64).reshape(len(ids), -1).mean(1) / 4
     centre = ((np.arange(L) + 0.5) * clip_len / 2.0).astype(int)
     return s2[np.minimum(centre, len(s2) - 1)].astype(np.float32)
 
@@ -105,40 +134,54 @@ def clip_strength(rec: dict, L: int, clip_len: float) -> np.ndarray:
 def video_latents(p: SynthParams, vid: str, recs: list[dict], pool_qids: list, L: int) -> np.ndarray:
     "$h_t$ `[L, k]` of video `vid` from its queries `recs` and distractors drawn from `pool_qids`."
     h = np.zeros((L, p.latent_dim), np.float32)
-    s2 = lambda r: r.get("labels_2s", r)  # clip_strength reads the 2-s annotation clips, not labels re-expressed at p.clip_len
-    for r in recs: h += clip_strength(s2(r), L, p.clip_len)[:, None] * query_latent(p, r["qid_raw"])
+    s2 = lambda r: r.get(
+        "labels_2s", r
+    )  # clip_strength reads the 2-s annotation clips, not labels re-expressed at p.clip_len
+    for r in recs:
+        h += clip_strength(s2(r), L, p.clip_len)[:, None] * query_latent(p, r["qid_raw"])
     if len(recs) == 1 and len(pool_qids) > 1:
         g = _rng(p.seed, "distract", vid)
         busy = clip_strength(s2(recs[0]), L, p.clip_len) > 0
         for _ in range(int(g.integers(p.distractors[0], p.distractors[1] + 1))):
             qd = pool_qids[int(g.integers(len(pool_qids)))]
-            if qd == recs[0]["qid_raw"]: continue
+            if qd == recs[0]["qid_raw"]:
+                continue
             n = max(1, min(L, int(round(g.integers(2, 11) * 2.0 / p.clip_len))))
-            starts = [s for s in range(0, L - n + 1) if not busy[s:s + n].any()] or list(range(0, L - n + 1))
+            starts = [s for s in range(0, L - n + 1) if not busy[s : s + n].any()] or list(range(0, L - n + 1))
             s = starts[int(g.integers(len(starts)))]
-            h[s:s + n] += float(g.uniform(0.5, 1.0)) * query_latent(p, qd); busy[s:s + n] = True
+            h[s : s + n] += float(g.uniform(0.5, 1.0)) * query_latent(p, qd)
+            busy[s : s + n] = True
     return h
+
 
 def video_feats(p: SynthParams, vid: str, h: np.ndarray, maps: dict) -> dict:
     "Video blocks `{name: [L, d]}` = g_b A_b h + scene + sigma * noise."
-    g = _rng(p.seed, "video", vid); out = {}
+    g = _rng(p.seed, "video", vid)
+    out = {}
     for name, d, gain in p.video_blocks:
         scene = g.standard_normal(d).astype(np.float32) * p.scene
         noise = g.standard_normal((len(h), d), dtype=np.float32) * p.sigma
         out[name] = gain * np.einsum("tk,dk->td", h, maps[name]) + scene + noise  # einsum: no BLAS threads
     return out
 
+
 def text_feats(p: SynthParams, rec: dict, maps: dict) -> dict:
     "Text blocks `{name: [n_tok, d]}` = g'_b B_b z + E_b[word] + text_sigma * noise."
-    z = query_latent(p, rec["qid_raw"]); g = _rng(p.seed, "text", rec["qid_raw"])
+    z = query_latent(p, rec["qid_raw"])
+    g = _rng(p.seed, "text", rec["qid_raw"])
     words = rec["query"].lower().split()
     if p.variant == "pretrain":
         z = z + p.pretrain_latent_noise * g.standard_normal(p.latent_dim).astype(np.float32) / math.sqrt(p.latent_dim)
         z = z / (np.linalg.norm(z) + 1e-8)
-    toks = ["<sot>"] + words + ["<eot>"]; out = {}
+    toks = ["<sot>"] + words + ["<eot>"]
+    out = {}
     for name, d, gain in p.text_blocks:
         E = np.stack([word_vec(p, name, d, w) for w in toks])
-        out[name] = gain * np.einsum("dk,k->d", maps[name], z)[None] + E + p.text_sigma * g.standard_normal((len(toks), d), dtype=np.float32)
+        out[name] = (
+            gain * np.einsum("dk,k->d", maps[name], z)[None]
+            + E
+            + p.text_sigma * g.standard_normal((len(toks), d), dtype=np.float32)
+        )
     return out
 
 # %% ../../nbs/data/02_synthetic.ipynb #c0018
@@ -146,7 +189,9 @@ def _records(p: SynthParams, split: str, n):
     allr = read_annotations(qvhl_annotation_path(split), "qvhighlights", clip_len=p.clip_len)
     for r in allr:
         r["qid_raw"] = json.loads(r["record"])["qid"]
-        r["labels_2s"] = {k: r[k] for k in ("relevant_clip_ids", "saliency_scores")}  # the features are planted from these
+        r["labels_2s"] = {
+            k: r[k] for k in ("relevant_clip_ids", "saliency_scores")
+        }  # the features are planted from these
         if p.clip_len != 2.0 and r["relevant_clip_ids"]:  # re-express the 2-s clip labels in clips of p.clip_len
             L = max(math.ceil(r["duration"] / p.clip_len - 1e-9), 1)
             sc = dict(zip(r["relevant_clip_ids"], r["saliency_scores"]))
@@ -154,8 +199,15 @@ def _records(p: SynthParams, split: str, n):
             r["relevant_clip_ids"] = [t for t in range(L) if int(c2[t]) in sc]
             r["saliency_scores"] = [sc[int(c2[t])] for t in r["relevant_clip_ids"]]
             # the record is the evaluation's ground truth: it carries the same labels as the columns (clips of p.clip_len)
-            r["record"] = json.dumps(dict(json.loads(r["record"]), relevant_clip_ids=r["relevant_clip_ids"], saliency_scores=r["saliency_scores"]))
+            r["record"] = json.dumps(
+                dict(
+                    json.loads(r["record"]),
+                    relevant_clip_ids=r["relevant_clip_ids"],
+                    saliency_scores=r["saliency_scores"],
+                )
+            )
     return allr, (allr if n is None else allr[:n])
+
 
 def make_synthetic(preset="small", out=None, feat_dtype="float32", overwrite=False, **kw):
     "Generate the synthetic dataset of `preset` (small|full); save to `out` if given (returns the path) else return it."
@@ -167,7 +219,8 @@ def make_synthetic(preset="small", out=None, feat_dtype="float32", overwrite=Fal
     for split, n in (("train", p.n_train), ("val", p.n_val)):
         allr, recs = _records(p, split, n)
         by_vid = {}
-        for r in allr: by_vid.setdefault(r["vid"], []).append(r)
+        for r in allr:
+            by_vid.setdefault(r["vid"], []).append(r)
         pool = [r["qid_raw"] for r in allr]
         rows = {k: [] for k in query_features(())} | {f"t_{n_}": [] for n_, _ in tb}
         rng_q = _rng(p.seed, "shuffle", split)
@@ -176,25 +229,42 @@ def make_synthetic(preset="small", out=None, feat_dtype="float32", overwrite=Fal
                 L = max(math.ceil(r["duration"] / p.clip_len - 1e-9), 1)
                 h = video_latents(p, r["vid"], by_vid[r["vid"]], pool, L)
                 vidx[r["vid"]] = len(vrows["vid"])
-                vrows["vid"].append(r["vid"]); vrows["duration"].append(r["duration"]); vrows["n_clips"].append(L)
-                for k, a in video_feats(p, r["vid"], h, vmaps).items(): vrows[f"v_{k}"].append(a.astype(feat_dtype))
+                vrows["vid"].append(r["vid"])
+                vrows["duration"].append(r["duration"])
+                vrows["n_clips"].append(L)
+                for k, a in video_feats(p, r["vid"], h, vmaps).items():
+                    vrows[f"v_{k}"].append(a.astype(feat_dtype))
             t = text_feats(p, r, tmaps)
             if p.variant == "pretrain":
-                w = r["query"].split(); rng_q.shuffle(w); r = dict(r, query=" ".join(w))
+                w = r["query"].split()
+                rng_q.shuffle(w)
+                r = dict(r, query=" ".join(w))
                 r["record"] = json.dumps(dict(json.loads(r["record"]), query=r["query"]))
             for k in rows:
-                if k in r: rows[k].append(r[k])
+                if k in r:
+                    rows[k].append(r[k])
             rows["video_idx"].append(vidx[r["vid"]])
-            for k, a in t.items(): rows[f"t_{k}"].append(a.astype(feat_dtype))
+            for k, a in t.items():
+                rows[f"t_{k}"].append(a.astype(feat_dtype))
         splits[split] = hf.Dataset.from_dict(rows, features=query_features(tb, feat_dtype))
     dd = hf.DatasetDict({"videos": hf.Dataset.from_dict(vrows, features=video_features(vb, feat_dtype)), **splits})
-    man = dict(name=f"synthetic-{preset}", kind="qvhighlights", clip_len=p.clip_len, video_blocks=[list(b) for b in vb],
-               text_blocks=[list(b) for b in tb], feat_dtype=feat_dtype, counts={},
-               source=f"videolights synthetic generator v{GENERATOR_VERSION} on real QVHighlights annotations "
-                      f"(jayleicn/moment_detr); params {json.dumps(asdict(p))}",
-               license="annotations: CC BY-NC-SA 4.0 (QVHighlights); generated features: same terms",
-               synth_params=asdict(p), generator_version=GENERATOR_VERSION)
-    if out is None: dd.manifest = dict(man, splits={k: len(v) for k, v in splits.items()}, n_videos=len(vrows["vid"])); return dd
+    man = dict(
+        name=f"synthetic-{preset}",
+        kind="qvhighlights",
+        clip_len=p.clip_len,
+        video_blocks=[list(b) for b in vb],
+        text_blocks=[list(b) for b in tb],
+        feat_dtype=feat_dtype,
+        counts={},
+        source=f"videolights synthetic generator v{GENERATOR_VERSION} on real QVHighlights annotations "
+        f"(jayleicn/moment_detr); params {json.dumps(asdict(p))}",
+        license="annotations: CC BY-NC-SA 4.0 (QVHighlights); generated features: same terms",
+        synth_params=asdict(p),
+        generator_version=GENERATOR_VERSION,
+    )
+    if out is None:
+        dd.manifest = dict(man, splits={k: len(v) for k, v in splits.items()}, n_videos=len(vrows["vid"]))
+        return dd
     return save_dataset(dd, out, man, overwrite=overwrite)
 
 # %% ../../nbs/data/02_synthetic.ipynb #c0022
@@ -203,13 +273,18 @@ def params_of(dd) -> SynthParams:
     tup = lambda v: tuple(tup(x) for x in v) if isinstance(v, list) else v
     return SynthParams(**{k: tup(v) for k, v in dd.manifest["synth_params"].items()})
 
+
 def planted_projection(dd, split: str, i: int, params: SynthParams | None = None) -> dict:
     "Per block: cosine of every clip of query `i`'s video with the query's planted direction $A_b z_q$ `[L]`."
     p = params or params_of(dd)
-    r = dd[split][i]; qid = json.loads(r["record"])["qid"]; z = query_latent(p, qid)
-    v = dd["videos"].with_format("numpy")[int(r["video_idx"])]; out = {}
+    r = dd[split][i]
+    qid = json.loads(r["record"])["qid"]
+    z = query_latent(p, qid)
+    v = dd["videos"].with_format("numpy")[int(r["video_idx"])]
+    out = {}
     for name, d, _ in p.video_blocks:
-        x = v[f"v_{name}"].astype(np.float32); x = x - x.mean(0)
+        x = v[f"v_{name}"].astype(np.float32)
+        x = x - x.mean(0)
         u = np.einsum("dk,k->d", block_map(p, "video", name, d), z)
         out[name] = x @ u / (np.linalg.norm(x, axis=1) * np.linalg.norm(u) + 1e-8)
     return out
@@ -217,76 +292,120 @@ def planted_projection(dd, split: str, i: int, params: SynthParams | None = None
 # %% ../../nbs/data/02_synthetic.ipynb #c0026
 def windows_from_scores(s: np.ndarray, clip_len: float, top=10) -> list:
     "Candidate windows `[[st, ed, score], ...]` (s) from clip scores: runs above 30/50/70 % of the range, by mean score."
-    s = np.asarray(s, np.float64); lo, hi = s.min(), s.max(); n = (s - lo) / (hi - lo + 1e-12); out = set()
+    s = np.asarray(s, np.float64)
+    lo, hi = s.min(), s.max()
+    n = (s - lo) / (hi - lo + 1e-12)
+    out = set()
     for tau in (0.3, 0.5, 0.7):
-        on = np.concatenate([[0], (n >= tau).astype(int), [0]]); d = np.diff(on)
-        for a, b in zip(np.where(d == 1)[0], np.where(d == -1)[0]): out.add((int(a), int(b)))
+        on = np.concatenate([[0], (n >= tau).astype(int), [0]])
+        d = np.diff(on)
+        for a, b in zip(np.where(d == 1)[0], np.where(d == -1)[0]):
+            out.add((int(a), int(b)))
     w = sorted(([a * clip_len, b * clip_len, float(s[a:b].mean())] for a, b in out), key=lambda x: -x[2])
     return w[:top]
+
 
 def _blocks(dd, split, kind, names, normalize=True):
     tbl = dd["videos"] if kind == "v" else dd[split]
     t = tbl.with_format("numpy", columns=[f"{kind}_{n}" for n in names])
     return [join_blocks([row[f"{kind}_{n}"] for n in names], 10**6, normalize) for row in t]
 
+
 def baseline_submissions(dd, seed=0, ridge=1.0) -> dict:
     "Val submissions of the chance, cosine, probe and shuffled-probe baselines: `{name: [record, ...]}`."
-    m = dd.manifest; vn = [n for n, _ in m["video_blocks"]]; tn = [n for n, _ in m["text_blocks"]]; cl = m["clip_len"]
-    V = _blocks(dd, None, "v", vn); Vc = [x - x.mean(0) for x in V]
+    m = dd.manifest
+    vn = [n for n, _ in m["video_blocks"]]
+    tn = [n for n, _ in m["text_blocks"]]
+    cl = m["clip_len"]
+    V = _blocks(dd, None, "v", vn)
+    Vc = [x - x.mean(0) for x in V]
     T = {s: np.stack([x.mean(0) for x in _blocks(dd, s, "t", tn)]) for s in ("train", "val")}
+
     def sal(split):
         out = []
         for r in dd[split].select_columns(["relevant_clip_ids", "saliency_scores", "video_idx"]):
             a = np.zeros(len(V[r["video_idx"]]))
             ids = [i for i in r["relevant_clip_ids"] if i < len(a)]
-            if ids: a[ids] = np.asarray(r["saliency_scores"], np.float64).reshape(len(r["relevant_clip_ids"]), -1)[:len(ids)].sum(1)
+            if ids:
+                a[ids] = (
+                    np.asarray(r["saliency_scores"], np.float64)
+                    .reshape(len(r["relevant_clip_ids"]), -1)[: len(ids)]
+                    .sum(1)
+                )
             out.append(a)
         return out
+
     tr_idx, va_idx = dd["train"]["video_idx"], dd["val"]["video_idx"]
-    Y = np.stack([s @ Vc[v] / (s.sum() + 1e-8) for s, v in zip(sal("train"), tr_idx)])   # (N, Dv)
-    X = T["train"]; W = np.linalg.solve(X.T @ X + ridge * np.eye(X.shape[1]), X.T @ Y)  # (Dt, Dv)
-    rng = np.random.default_rng(seed); perm = rng.permutation(len(va_idx))
+    Y = np.stack([s @ Vc[v] / (s.sum() + 1e-8) for s, v in zip(sal("train"), tr_idx)])  # (N, Dv)
+    X = T["train"]
+    W = np.linalg.solve(X.T @ X + ridge * np.eye(X.shape[1]), X.T @ Y)  # (Dt, Dv)
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(va_idx))
     common = [n for n in tn if n in vn and dict(m["text_blocks"])[n] == dict(m["video_blocks"])[n]]
-    Vcos = _blocks(dd, None, "v", common[:1]) if common else None; Tcos = np.stack([x.mean(0) for x in _blocks(dd, "val", "t", common[:1])]) if common else None
+    Vcos = _blocks(dd, None, "v", common[:1]) if common else None
+    Tcos = np.stack([x.mean(0) for x in _blocks(dd, "val", "t", common[:1])]) if common else None
     subs = {k: [] for k in ("chance", "cosine", "probe", "probe_shuffled")}
     for j, (r, v) in enumerate(zip(dd["val"].select_columns(["record"]), va_idx)):
-        qid = json.loads(r["record"])["qid"]; L = len(V[v])
-        scores = {"chance": rng.random(L), "probe": Vc[v] @ (T["val"][j] @ W), "probe_shuffled": Vc[v] @ (T["val"][perm[j]] @ W)}
-        if Vcos is not None: scores["cosine"] = Vcos[v] @ (Tcos[j] / (np.linalg.norm(Tcos[j]) + 1e-8))
+        qid = json.loads(r["record"])["qid"]
+        L = len(V[v])
+        scores = {
+            "chance": rng.random(L),
+            "probe": Vc[v] @ (T["val"][j] @ W),
+            "probe_shuffled": Vc[v] @ (T["val"][perm[j]] @ W),
+        }
+        if Vcos is not None:
+            scores["cosine"] = Vcos[v] @ (Tcos[j] / (np.linalg.norm(Tcos[j]) + 1e-8))
         for k, s in scores.items():
             if k == "chance":
-                st = rng.uniform(0, L * cl, 10); ed = np.minimum(st + rng.uniform(2, 0.5 * L * cl, 10), L * cl)
+                st = rng.uniform(0, L * cl, 10)
+                ed = np.minimum(st + rng.uniform(2, 0.5 * L * cl, 10), L * cl)
                 w = [[float(a), float(b), float(c)] for a, b, c in zip(st, ed, rng.random(10))]
-            else: w = windows_from_scores(s, cl)
+            else:
+                w = windows_from_scores(s, cl)
             subs[k].append({"qid": qid, "pred_relevant_windows": w, "pred_saliency_scores": [float(x) for x in s]})
     return {k: v for k, v in subs.items() if v}
+
 
 def baseline_metrics(dd, seed=0) -> dict:
     "Official brief metrics of each baseline on the val split: `{name: brief metrics}`."
     gt = [json.loads(r) for r in dd["val"]["record"]]
     cl = dd.manifest["clip_len"]
-    return {k: eval_submission(s, gt, "qvhighlights", clip_len=cl)["brief"] for k, s in baseline_submissions(dd, seed).items()}
+    return {
+        k: eval_submission(s, gt, "qvhighlights", clip_len=cl)["brief"]
+        for k, s in baseline_submissions(dd, seed).items()
+    }
 
 # %% ../../nbs/data/02_synthetic.ipynb #dd0030
 def cache_dir() -> Path:
     "Where generated datasets are cached (`$VIDEOLIGHTS_CACHE` or `~/.cache/videolights`)."
     return Path(os.environ.get("VIDEOLIGHTS_CACHE", Path.home() / ".cache" / "videolights"))
 
+
 def synth_blocks_for(cfg: VideoLightsConfig) -> dict:
     "Generator blocks for `cfg`: {} when its blocks are a by-name subset of the default synthetic blocks (select, don't regenerate)."
-    p = SynthParams(); dv = {n: d for n, d, _ in p.video_blocks}; dt = {n: d for n, d, _ in p.text_blocks}
-    if all(dv.get(n) == int(d) for n, d in cfg.data.video_blocks) and all(dt.get(n) == int(d) for n, d in cfg.data.text_blocks): return {}
-    gain = lambda bl: tuple((n, int(d), 0.5 ** i) for i, (n, d) in enumerate(bl))   # same gain rule as the defaults
+    p = SynthParams()
+    dv = {n: d for n, d, _ in p.video_blocks}
+    dt = {n: d for n, d, _ in p.text_blocks}
+    if all(dv.get(n) == int(d) for n, d in cfg.data.video_blocks) and all(
+        dt.get(n) == int(d) for n, d in cfg.data.text_blocks
+    ):
+        return {}
+    gain = lambda bl: tuple((n, int(d), 0.5**i) for i, (n, d) in enumerate(bl))  # same gain rule as the defaults
     return dict(video_blocks=gain(cfg.data.video_blocks), text_blocks=gain(cfg.data.text_blocks))
+
 
 def load_default_dataset(cfg: VideoLightsConfig | None = None, preset="small", path=None, **synth_kw):
     "The synthetic dataset of `preset` (small|full), built into the cache on first use; blocks checked against `cfg`."
-    if cfg is not None and not {"video_blocks", "text_blocks"} & set(synth_kw): synth_kw = {**synth_blocks_for(cfg), **synth_kw}
+    if cfg is not None and not {"video_blocks", "text_blocks"} & set(synth_kw):
+        synth_kw = {**synth_blocks_for(cfg), **synth_kw}
     p = Path(path) if path else cache_dir() / synth_name(preset, **synth_kw)
     if not (p / MANIFEST).exists():
-        try: make_synthetic(preset=preset, out=p, overwrite=p.exists() and not (p / MANIFEST).exists(), **synth_kw)
+        try:
+            make_synthetic(preset=preset, out=p, overwrite=p.exists() and not (p / MANIFEST).exists(), **synth_kw)
         except VideoLightsError:
-            if not (p / MANIFEST).exists(): raise   # else another process (e.g. a second Accelerate rank) just built it
+            if not (p / MANIFEST).exists():
+                raise  # else another process (e.g. a second Accelerate rank) just built it
     dd = load_dataset(p)
-    if cfg is not None: check_blocks(dd.manifest, cfg)
+    if cfg is not None:
+        check_blocks(dd.manifest, cfg)
     return dd

@@ -12,53 +12,84 @@ from ..core.io import load_jsonl
 from ..core.spans import temporal_iou
 
 # %% auto #0
-__all__ = ['MAP_THDS', 'R1_THDS', 'LENGTH_RANGES', 'DATASETS', 'EvalWarning', 'mr_average_precision', 'eval_moment_retrieval',
-           'hd_average_precision', 'eval_highlight', 'hd_video_ap', 'eval_hd_domains', 'eval_submission',
-           'format_table']
+__all__ = ['MAP_THDS', 'R1_THDS', 'LENGTH_RANGES', 'DATASETS', 'EvalWarning', 'mr_average_precision',
+           'eval_moment_retrieval', 'hd_average_precision', 'eval_highlight', 'hd_video_ap',
+           'eval_hd_domains', 'eval_submission', 'format_table']
 
 # %% ../../nbs/evaluation/00_metrics.ipynb #c0006
 class EvalWarning(UserWarning):
     "A submission that is evaluated, but not as written (e.g. saliency lists of the wrong length)."
-
 
 # %% ../../nbs/evaluation/00_metrics.ipynb #c0007
 def _index(records, what: str) -> dict:
     "qid -> record; a missing or repeated qid is an error naming the record."
     out = {}
     for i, r in enumerate(records):
-        if "qid" not in r: raise VideoLightsError(f"{what} record {i + 1} has no 'qid'")
-        if r["qid"] in out: raise VideoLightsError(f"{what}: qid {r['qid']!r} appears twice (records {list(out).index(r['qid']) + 1} and {i + 1})")
+        if "qid" not in r:
+            raise VideoLightsError(f"{what} record {i + 1} has no 'qid'")
+        if r["qid"] in out:
+            raise VideoLightsError(
+                f"{what}: qid {r['qid']!r} appears twice (records {list(out).index(r['qid']) + 1} and {i + 1})"
+            )
         out[r["qid"]] = r
     return out
 
+
 def _match_qids(sub: dict, gt: dict):
-    missing = [q for q in gt if q not in sub]; extra = [q for q in sub if q not in gt]
-    if missing: raise VideoLightsError(f"submission has no prediction for {len(missing)} ground-truth qid(s), e.g. qid {missing[0]!r}; every ground-truth query needs one record")
-    if extra: raise VideoLightsError(f"submission qid {extra[0]!r} ({len(extra)} in all) is not in the ground truth; is it the right split?")
+    missing = [q for q in gt if q not in sub]
+    extra = [q for q in sub if q not in gt]
+    if missing:
+        raise VideoLightsError(
+            f"submission has no prediction for {len(missing)} ground-truth qid(s), e.g. qid {missing[0]!r}; every ground-truth query needs one record"
+        )
+    if extra:
+        raise VideoLightsError(
+            f"submission qid {extra[0]!r} ({len(extra)} in all) is not in the ground truth; is it the right split?"
+        )
+
 
 def _windows(rec, key="pred_relevant_windows") -> np.ndarray:
     "Windows of one record as a float array `(n, 3)`."
     w = rec.get(key)
-    if w is None: raise VideoLightsError(f"submission qid {rec['qid']!r} has no '{key}'")
-    try: a = np.asarray(w, dtype=float).reshape(len(w), -1) if len(w) else np.zeros((0, 3))
-    except (TypeError, ValueError): raise VideoLightsError(f"submission qid {rec['qid']!r}: '{key}' must be a list of [start, end, score]") from None
+    if w is None:
+        raise VideoLightsError(f"submission qid {rec['qid']!r} has no '{key}'")
+    try:
+        a = np.asarray(w, dtype=float).reshape(len(w), -1) if len(w) else np.zeros((0, 3))
+    except (TypeError, ValueError):
+        raise VideoLightsError(
+            f"submission qid {rec['qid']!r}: '{key}' must be a list of [start, end, score]"
+        ) from None
     if a.shape[1] < 3 or not np.isfinite(a[:, :3]).all():
-        raise VideoLightsError(f"submission qid {rec['qid']!r}: '{key}' must be a list of [start, end, score] with finite numbers")
+        raise VideoLightsError(
+            f"submission qid {rec['qid']!r}: '{key}' must be a list of [start, end, score] with finite numbers"
+        )
     return a[:, :3]
 
 # %% ../../nbs/evaluation/00_metrics.ipynb #c0009
-def _fmt(v) -> float: return float(f"{v:.2f}")
-def _thds(lo, hi, n): return [float(f"{e:.2f}") for e in np.linspace(lo, hi, n)]
+def _fmt(v) -> float:
+    return float(f"{v:.2f}")
+
+
+def _thds(lo, hi, n):
+    return [float(f"{e:.2f}") for e in np.linspace(lo, hi, n)]
+
+
 MAP_THDS, R1_THDS = _thds(0.5, 0.95, 10), _thds(0.3, 0.95, 14)
 LENGTH_RANGES = {"short": (0, 10), "middle": (10, 30), "long": (30, 150), "full": (0, 150)}
 
+
 def _pack(rows: list, width: int, maxlen=None):
     "Pad a list of `(n_i, width)` arrays to `(Q, N, width)` plus a validity mask `(Q, N)`."
-    n = max([len(r) for r in rows] + [1]); n = min(n, maxlen) if maxlen else n
-    out = np.zeros((len(rows), n, width)); valid = np.zeros((len(rows), n), bool)
+    n = max([len(r) for r in rows] + [1])
+    n = min(n, maxlen) if maxlen else n
+    out = np.zeros((len(rows), n, width))
+    valid = np.zeros((len(rows), n), bool)
     for i, r in enumerate(rows):
-        r = r[:n]; out[i, :len(r)] = r[:, :width]; valid[i, :len(r)] = True
+        r = r[:n]
+        out[i, : len(r)] = r[:, :width]
+        valid[i, : len(r)] = True
     return out, valid
+
 
 def _cross_iou(p, g):
     "IoU `(..., P, G)` of spans `(..., P, 2)` and `(..., G, 2)`, with the true union (0/0 gives nan, as the official)."
@@ -68,23 +99,32 @@ def _cross_iou(p, g):
 # %% ../../nbs/evaluation/00_metrics.ipynb #c0011
 def mr_average_precision(pred, pred_valid, gt, gt_valid, thds=MAP_THDS) -> np.ndarray:
     "Per-query AP `(Q, T)`: pred `(Q, P, 3)` [st, ed, score], gt `(Q, G, 2)`, masks `(Q, P)`, `(Q, G)`."
-    Q, P, _ = pred.shape; T = len(thds); thd = np.asarray(thds)[None, :]  # (1, T)
+    Q, P, _ = pred.shape
+    T = len(thds)
+    thd = np.asarray(thds)[None, :]  # (1, T)
     order = np.lexsort((-pred[..., 2], ~pred_valid), axis=-1)  # (Q, P) valid first, by score, stable
-    pred = np.take_along_axis(pred, order[..., None], 1); pred_valid = np.take_along_axis(pred_valid, order, 1)
+    pred = np.take_along_axis(pred, order[..., None], 1)
+    pred_valid = np.take_along_axis(pred_valid, order, 1)
     iou = _cross_iou(pred[..., :2], gt)  # (Q, P, G)
     iou = np.where(gt_valid[:, None, :], iou, -np.inf)
     gorder = np.argsort(iou, axis=-1, kind="stable")[..., ::-1]  # (Q, P, G) decreasing IoU, nan first
-    G = gt.shape[1]; qi = np.arange(Q)[:, None]
-    lock = np.zeros((Q, T, G), bool); tp = np.zeros((Q, T, P)); fp = np.zeros((Q, T, P))
+    G = gt.shape[1]
+    qi = np.arange(Q)[:, None]
+    lock = np.zeros((Q, T, G), bool)
+    tp = np.zeros((Q, T, P))
+    fp = np.zeros((Q, T, P))
     for p in range(P):
         done = ~pred_valid[:, p][:, None].repeat(T, 1)  # (Q, T) padded predictions do nothing
         for j in range(G):
-            if done.all(): break
+            if done.all():
+                break
             g = gorder[:, p, j]  # (Q,)
             v = iou[np.arange(Q), p, g][:, None]  # (Q, 1)
             locked = lock[qi, np.arange(T)[None, :], g[:, None]]  # (Q, T)
-            is_fp = ~done & (v < thd); is_tp = ~done & ~(v < thd) & ~locked
-            fp[:, :, p] += is_fp; tp[:, :, p] += is_tp
+            is_fp = ~done & (v < thd)
+            is_tp = ~done & ~(v < thd) & ~locked
+            fp[:, :, p] += is_fp
+            tp[:, :, p] += is_tp
             lock[qi, np.arange(T)[None, :], g[:, None]] |= is_tp
             done |= is_fp | is_tp
         fp[:, :, p] += ~done
@@ -93,7 +133,8 @@ def mr_average_precision(pred, pred_valid, gt, gt_valid, thds=MAP_THDS) -> np.nd
     with np.errstate(divide="ignore", invalid="ignore"):
         rec, prec = tp_c / n_gt, tp_c / (tp_c + fp_c)  # (Q, T, P)
     z = np.zeros((Q, T, 1))
-    mprec = np.concatenate([z, prec, z], -1); mrec = np.concatenate([z, rec, z + 1], -1)
+    mprec = np.concatenate([z, prec, z], -1)
+    mrec = np.concatenate([z, rec, z + 1], -1)
     mprec = np.maximum.accumulate(mprec[..., ::-1], -1)[..., ::-1]  # interpolate: max precision at >= recall
     d = np.diff(mrec, axis=-1)
     ap = np.where(d != 0, d * mprec[..., 1:], 0).sum(-1)  # (Q, T)
@@ -103,7 +144,9 @@ def mr_average_precision(pred, pred_valid, gt, gt_valid, thds=MAP_THDS) -> np.nd
 def _r1_iou(first, has_pred, gt, gt_valid) -> np.ndarray:
     "IoU `(Q,)` of the first predicted window `(Q, 2)` with its best GT window; 0 for queries without windows."
     iou = _cross_iou(first[:, None, :], gt)[:, 0]  # (Q, G)
-    best = np.nanargmax(np.where(gt_valid, np.nan_to_num(iou, nan=np.inf), -np.inf), 1)  # nan counts as best (official argmax)
+    best = np.nanargmax(
+        np.where(gt_valid, np.nan_to_num(iou, nan=np.inf), -np.inf), 1
+    )  # nan counts as best (official argmax)
     g = gt[np.arange(len(gt)), best]  # (Q, 2)
     inter = np.clip(np.minimum(first[:, 1], g[:, 1]) - np.maximum(first[:, 0], g[:, 0]), 0, None)
     union = np.maximum(first[:, 1], g[:, 1]) - np.minimum(first[:, 0], g[:, 0])
@@ -112,15 +155,18 @@ def _r1_iou(first, has_pred, gt, gt_valid) -> np.ndarray:
 
 # %% ../../nbs/evaluation/00_metrics.ipynb #c0017
 def _empty_bucket() -> dict:
-    d = {str(float(k)): 0.0 for k in np.linspace(0.5, 0.95, 19)}; d["average"] = 0.0
+    d = {str(float(k)): 0.0 for k in np.linspace(0.5, 0.95, 19)}
+    d["average"] = 0.0
     return {"MR-mAP": d, "MR-R1": dict(d)}
+
 
 def eval_moment_retrieval(sub: dict, gt: dict, max_pred_windows: int = 10) -> dict:
     "MR metrics per length bucket (official keys) from qid-indexed submission and ground truth."
     qids = list(sub)
     wins = [_windows(sub[q]) for q in qids]
     pred, pvalid = _pack(wins, 3, maxlen=max_pred_windows)
-    first = np.array([w[0, :2] if len(w) else [0.0, 0.0] for w in wins]).reshape(-1, 2); has = np.array([len(w) > 0 for w in wins])
+    first = np.array([w[0, :2] if len(w) else [0.0, 0.0] for w in wins]).reshape(-1, 2)
+    has = np.array([len(w) > 0 for w in wins])
     gtw = [np.asarray(gt[q].get("relevant_windows") or [], float).reshape(-1, 2) for q in qids]
     G, gvalid_all = _pack(gtw, 2)
     glen = G[..., 1] - G[..., 0]
@@ -128,13 +174,19 @@ def eval_moment_retrieval(sub: dict, gt: dict, max_pred_windows: int = 10) -> di
     for name, (lo, hi) in LENGTH_RANGES.items():
         gvalid = gvalid_all if (lo, hi) == (0, 150) else gvalid_all & (glen > lo) & (glen <= hi)
         keep = gvalid.any(1)
-        if not keep.any(): out[name] = _empty_bucket(); continue
+        if not keep.any():
+            out[name] = _empty_bucket()
+            continue
         ap = mr_average_precision(pred[keep], pvalid[keep], G[keep], gvalid[keep])
         ap_thds = ap.mean(0)
-        m = {str(t): _fmt(100 * v) for t, v in zip(MAP_THDS, ap_thds)}; m["average"] = _fmt(100 * np.mean(ap_thds))
+        m = {str(t): _fmt(100 * v) for t, v in zip(MAP_THDS, ap_thds)}
+        m["average"] = _fmt(100 * np.mean(ap_thds))
         iou = _r1_iou(first[keep], has[keep], G[keep], gvalid[keep])
-        out[name] = {"MR-mIoU": _fmt(np.mean(iou) * 100), "MR-mAP": m,
-                     "MR-R1": {str(t): _fmt(np.mean(iou >= t) * 100) for t in R1_THDS}}
+        out[name] = {
+            "MR-mIoU": _fmt(np.mean(iou) * 100),
+            "MR-mAP": m,
+            "MR-R1": {str(t): _fmt(np.mean(iou >= t) * 100) for t in R1_THDS},
+        }
     return out
 
 # %% ../../nbs/evaluation/00_metrics.ipynb #c0019
@@ -142,60 +194,90 @@ def hd_average_precision(scores, labels, valid) -> np.ndarray:
     "Official (video2gif) interpolated AP per row: scores, binary labels, mask `(R, L)` -> `(R,)`."
     R, L = scores.shape
     order = np.lexsort((-scores, ~valid), axis=-1)
-    s = np.take_along_axis(scores, order, 1); y = np.take_along_axis(labels * valid, order, 1)
+    s = np.take_along_axis(scores, order, 1)
+    y = np.take_along_axis(labels * valid, order, 1)
     v = np.take_along_axis(valid, order, 1)
-    nxt_differs = np.concatenate([s[:, 1:] != s[:, :-1], np.ones((R, 1), bool)], 1) | ~np.concatenate([v[:, 1:], np.zeros((R, 1), bool)], 1)
+    nxt_differs = np.concatenate([s[:, 1:] != s[:, :-1], np.ones((R, 1), bool)], 1) | ~np.concatenate(
+        [v[:, 1:], np.zeros((R, 1), bool)], 1
+    )
     end = v & nxt_differs  # (R, L) last element of a run of tied scores
-    tp = y.cumsum(1); prec = np.where(end, tp / np.arange(1, L + 1), 0.0)
+    tp = y.cumsum(1)
+    prec = np.where(end, tp / np.arange(1, L + 1), 0.0)
     interp = np.maximum.accumulate(prec[:, ::-1], 1)[:, ::-1]  # max precision at >= recall
     tp_end = np.where(end, tp, -1.0)
     prev = np.maximum.accumulate(np.concatenate([np.zeros((R, 1)), tp_end[:, :-1]], 1), 1)  # tp at the previous run end
     new_level = end & (tp > prev) & (tp > 0)
     ap = np.where(new_level, interp, 0).sum(1) / np.maximum(new_level.sum(1), 1)
-    n_pos = y.sum(1); n = valid.sum(1)
+    n_pos = y.sum(1)
+    n = valid.sum(1)
     return np.where(n_pos == 0, 0.0, np.where(n_pos == n, 1.0, ap))
 
 # %% ../../nbs/evaluation/00_metrics.ipynb #c0022
 def _check_clip_len(clip_len):
     "Raise a `VideoLightsError` unless `clip_len` is a finite number > 0."
-    try: ok = float(clip_len) > 0 and np.isfinite(float(clip_len))
-    except (TypeError, ValueError): ok = False
-    if not ok: raise VideoLightsError(f"clip_len={clip_len!r} must be a number of seconds > 0 (2 on QVHighlights, the dataset's data.clip_len otherwise)")
+    try:
+        ok = float(clip_len) > 0 and np.isfinite(float(clip_len))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise VideoLightsError(
+            f"clip_len={clip_len!r} must be a number of seconds > 0 (2 on QVHighlights, the dataset's data.clip_len otherwise)"
+        )
+
 
 def _gt_clip_scores(rec, clip_len: float = 2.0) -> np.ndarray:
     "Per-clip annotator scores `(int(duration / clip_len), 3)`, 0 outside the relevant clips."
-    n = int(rec["duration"] / clip_len); out = np.zeros((n, 3))
+    n = int(rec["duration"] / clip_len)
+    out = np.zeros((n, 3))
     ids = np.asarray(rec.get("relevant_clip_ids") or [], int)
     if len(ids) and ids.max() >= n:
-        raise VideoLightsError(f"ground-truth qid {rec['qid']!r}: relevant clip id {ids.max()} >= {n} clips of a {rec['duration']} s video")
-    if len(ids): out[ids] = np.asarray(rec["saliency_scores"], float).reshape(len(ids), -1)[:, :3]
+        raise VideoLightsError(
+            f"ground-truth qid {rec['qid']!r}: relevant clip id {ids.max()} >= {n} clips of a {rec['duration']} s video"
+        )
+    if len(ids):
+        out[ids] = np.asarray(rec["saliency_scores"], float).reshape(len(ids), -1)[:, :3]
     return out
+
 
 def eval_highlight(sub: dict, gt: dict, clip_len: float = 2.0) -> dict:
     "HD mAP and HIT@1 at the Fair / Good / VeryGood levels (official keys), from qid-indexed inputs; GT clips of `clip_len` s."
     _check_clip_len(clip_len)
-    qids = list(sub); gts = [_gt_clip_scores(gt[q], clip_len) for q in qids]
+    qids = list(sub)
+    gts = [_gt_clip_scores(gt[q], clip_len) for q in qids]
     preds = []
     for q in qids:
-        if "pred_saliency_scores" not in sub[q]: raise VideoLightsError(f"submission qid {q!r} has no 'pred_saliency_scores' (the first record has them)")
+        if "pred_saliency_scores" not in sub[q]:
+            raise VideoLightsError(f"submission qid {q!r} has no 'pred_saliency_scores' (the first record has them)")
         p = np.asarray(sub[q]["pred_saliency_scores"], float).ravel()
-        if not np.isfinite(p).all(): raise VideoLightsError(f"submission qid {q!r}: pred_saliency_scores has non-finite values")
+        if not np.isfinite(p).all():
+            raise VideoLightsError(f"submission qid {q!r}: pred_saliency_scores has non-finite values")
         preds.append(p)
-    n = np.array([len(g) for g in gts]); m = np.array([len(p) for p in preds])
+    n = np.array([len(g) for g in gts])
+    m = np.array([len(p) for p in preds])
     if (n != m).any():
-        warnings.warn(f"{int((n != m).sum())} of {len(qids)} queries have a saliency list whose length differs from the number of "
-                      f"{clip_len:g}-s clips; as the official script, it is padded with 0 / cut for mAP and used as is for HIT@1", EvalWarning)
-    L = max(int(n.max()), 1); S = np.zeros((len(qids), L)); V = np.arange(L)[None] < n[:, None]
-    for i, p in enumerate(preds): k = min(len(p), n[i]); S[i, :k] = p[:k]
+        warnings.warn(
+            f"{int((n != m).sum())} of {len(qids)} queries have a saliency list whose length differs from the number of "
+            f"{clip_len:g}-s clips; as the official script, it is padded with 0 / cut for mAP and used as is for HIT@1",
+            EvalWarning,
+        )
+    L = max(int(n.max()), 1)
+    S = np.zeros((len(qids), L))
+    V = np.arange(L)[None] < n[:, None]
+    for i, p in enumerate(preds):
+        k = min(len(p), n[i])
+        S[i, :k] = p[:k]
     Y = np.zeros((len(qids), L, 3))
-    for i, g in enumerate(gts): Y[i, :len(g)] = g
+    for i, g in enumerate(gts):
+        Y[i, : len(g)] = g
     top = np.array([int(np.argmax(p)) if len(p) else L for p in preds])  # first maximum of the list as written
     in_range = top < n
     top_scores = Y[np.arange(len(qids)), np.minimum(top, L - 1)] * in_range[:, None]  # (Q, 3)
     out = {}
     for thr, name in zip((2, 3, 4), ("Fair", "Good", "VeryGood")):
         lab = (Y >= thr).astype(float)  # (Q, L, 3)
-        ap = hd_average_precision(np.repeat(S, 3, 0), lab.transpose(0, 2, 1).reshape(-1, L), np.repeat(V, 3, 0)).reshape(-1, 3)
+        ap = hd_average_precision(
+            np.repeat(S, 3, 0), lab.transpose(0, 2, 1).reshape(-1, L), np.repeat(V, 3, 0)
+        ).reshape(-1, 3)
         hit = (top_scores >= thr).max(1)
         out[f"HL-min-{name}"] = {"HL-mAP": _fmt(100 * np.mean(ap)), "HL-Hit1": _fmt(100 * np.mean(hit))}
     return out
@@ -203,16 +285,21 @@ def eval_highlight(sub: dict, gt: dict, clip_len: float = 2.0) -> dict:
 # %% ../../nbs/evaluation/00_metrics.ipynb #c0024
 def _trapezoid_ap(ranked_labels) -> np.ndarray:
     "AP of ranked binary labels `(R, K)`: sum of (r_j - r_{j-1}) (p_{j-1} + p_j) / 2, recall over the K; 0 without positives."
-    K = ranked_labels.shape[1]; hits = ranked_labels.cumsum(1); n = hits[:, -1:]
+    K = ranked_labels.shape[1]
+    hits = ranked_labels.cumsum(1)
+    n = hits[:, -1:]
     with np.errstate(divide="ignore", invalid="ignore"):
         rec = np.where(n > 0, hits / n, 0.0)
     prc = hits / np.arange(1, K + 1)
-    rec0 = np.concatenate([np.zeros_like(n), rec[:, :-1]], 1); prc0 = np.concatenate([np.ones_like(n), prc[:, :-1]], 1)
+    rec0 = np.concatenate([np.zeros_like(n), rec[:, :-1]], 1)
+    prc0 = np.concatenate([np.ones_like(n), prc[:, :-1]], 1)
     return np.where(n[:, 0] > 0, ((rec - rec0) * (prc0 + prc) / 2).sum(1), 0.0)
+
 
 def hd_video_ap(pred, label, dataset: str = "tvsum", topk: int = 5) -> float:
     "Per-video AP of TVSum (top-k, per-annotator median split) or YouTube-HL (all clips); nan = excluded."
-    label = np.asarray(label, float).reshape(len(label), -1); pred = np.asarray(pred, float)[:len(label)]
+    label = np.asarray(label, float).reshape(len(label), -1)
+    pred = np.asarray(pred, float)[: len(label)]
     order = np.argsort(-pred, kind="stable")
     if dataset == "tvsum":
         med = np.sort(label, 0)[(len(label) - 1) // 2]  # (A,) lower median per annotator
@@ -221,54 +308,82 @@ def hd_video_ap(pred, label, dataset: str = "tvsum", topk: int = 5) -> float:
     ranked = label[order, 0][None]
     return float(_trapezoid_ap(ranked)[0]) if ranked.sum() > 0 else float("nan")
 
+
 def eval_hd_domains(sub: dict, gt: dict, dataset: str) -> dict:
     "TVSum / YouTube-HL mAP per domain and averaged over domains (percent)."
     per, short = {}, 0
     for q, g in gt.items():
         p = sub[q].get("pred_saliency_scores")
-        if p is None: raise VideoLightsError(f"submission qid {q!r} has no 'pred_saliency_scores'")
+        if p is None:
+            raise VideoLightsError(f"submission qid {q!r} has no 'pred_saliency_scores'")
         short += len(p) != len(g["label"])
         per.setdefault(g.get("domain", "all"), []).append(hd_video_ap(p, g["label"], dataset))
-    if short: warnings.warn(f"{short} of {len(gt)} videos have a saliency list whose length differs from the label; cut / ranked as the original", EvalWarning)
+    if short:
+        warnings.warn(
+            f"{short} of {len(gt)} videos have a saliency list whose length differs from the label; cut / ranked as the original",
+            EvalWarning,
+        )
     dom = {d: float(np.nanmean(v)) if not np.isnan(v).all() else float("nan") for d, v in sorted(per.items())}
     brief = {"mAP": _fmt(100 * np.nanmean(list(dom.values())))}
     brief.update({f"{d}-mAP": _fmt(100 * v) for d, v in dom.items()})
-    return {"brief": brief, "per_domain": {d: {"mAP": _fmt(100 * v), "n_videos": int(np.sum(~np.isnan(per[d])))} for d, v in dom.items()}}
+    return {
+        "brief": brief,
+        "per_domain": {d: {"mAP": _fmt(100 * v), "n_videos": int(np.sum(~np.isnan(per[d])))} for d, v in dom.items()},
+    }
 
 # %% ../../nbs/evaluation/00_metrics.ipynb #c0026
 DATASETS = ("qvhighlights", "charades", "tvsum", "youtube")
-_BRIEF_MR = {"MR-full-mAP": ("full", "MR-mAP", "average"), "MR-full-mAP@0.5": ("full", "MR-mAP", "0.5"),
-             "MR-full-mAP@0.75": ("full", "MR-mAP", "0.75"), "MR-short-mAP": ("short", "MR-mAP", "average"),
-             "MR-middle-mAP": ("middle", "MR-mAP", "average"), "MR-long-mAP": ("long", "MR-mAP", "average"),
-             "MR-full-mIoU": ("full", "MR-mIoU", None), "MR-full-R1@0.3": ("full", "MR-R1", "0.3"),
-             "MR-full-R1@0.5": ("full", "MR-R1", "0.5"), "MR-full-R1@0.7": ("full", "MR-R1", "0.7")}
+_BRIEF_MR = {
+    "MR-full-mAP": ("full", "MR-mAP", "average"),
+    "MR-full-mAP@0.5": ("full", "MR-mAP", "0.5"),
+    "MR-full-mAP@0.75": ("full", "MR-mAP", "0.75"),
+    "MR-short-mAP": ("short", "MR-mAP", "average"),
+    "MR-middle-mAP": ("middle", "MR-mAP", "average"),
+    "MR-long-mAP": ("long", "MR-mAP", "average"),
+    "MR-full-mIoU": ("full", "MR-mIoU", None),
+    "MR-full-R1@0.3": ("full", "MR-R1", "0.3"),
+    "MR-full-R1@0.5": ("full", "MR-R1", "0.5"),
+    "MR-full-R1@0.7": ("full", "MR-R1", "0.7"),
+}
 
-def eval_submission(submission, ground_truth, dataset: str = "qvhighlights", verbose: bool = False,
-                    clip_len: float = 2.0, # seconds per clip of `pred_saliency_scores` and `relevant_clip_ids` (QVHighlights HD)
-                   ) -> dict:
+
+def eval_submission(
+    submission,
+    ground_truth,
+    dataset: str = "qvhighlights",
+    verbose: bool = False,
+    clip_len: float = 2.0,  # seconds per clip of `pred_saliency_scores` and `relevant_clip_ids` (QVHighlights HD)
+) -> dict:
     "Official-format metrics (`brief` + full) of a submission (records or jsonl path) against ground truth (records or path)."
-    if dataset not in DATASETS: raise VideoLightsError(f"dataset {dataset!r} is not one of {DATASETS}")
+    if dataset not in DATASETS:
+        raise VideoLightsError(f"dataset {dataset!r} is not one of {DATASETS}")
     _check_clip_len(clip_len)
     t0 = time.perf_counter()
-    if isinstance(submission, (str, Path)): submission = load_jsonl(submission)
-    if isinstance(ground_truth, (str, Path)): ground_truth = load_jsonl(ground_truth)
-    if not submission: raise VideoLightsError("the submission is empty")
+    if isinstance(submission, (str, Path)):
+        submission = load_jsonl(submission)
+    if isinstance(ground_truth, (str, Path)):
+        ground_truth = load_jsonl(ground_truth)
+    if not submission:
+        raise VideoLightsError("the submission is empty")
     sub, gt = _index(submission, "submission"), _index(ground_truth, "ground truth")
     _match_qids(sub, gt)
-    if dataset in ("tvsum", "youtube"): return eval_hd_domains(sub, gt, dataset)
+    if dataset in ("tvsum", "youtube"):
+        return eval_hd_domains(sub, gt, dataset)
     full, brief = {}, {}
     if "pred_relevant_windows" in submission[0]:
         full.update(eval_moment_retrieval(sub, gt))
         brief.update(sorted((k, full[b][m] if s is None else full[b][m][s]) for k, (b, m, s) in _BRIEF_MR.items()))
     if dataset == "qvhighlights" and "pred_saliency_scores" in submission[0] and "saliency_scores" in ground_truth[0]:
-        hd = eval_highlight(sub, gt, clip_len); full.update(hd)
+        hd = eval_highlight(sub, gt, clip_len)
+        full.update(hd)
         brief.update({f"{k}-{sk.split('-')[1]}": v[sk] for k, v in hd.items() for sk in v})
-    if verbose: print(f"[eval_submission] {len(sub)} queries in {time.perf_counter() - t0:.2f} s")
+    if verbose:
+        print(f"[eval_submission] {len(sub)} queries in {time.perf_counter() - t0:.2f} s")
     return {"brief": brief, **dict(sorted(full.items()))}
 
 # %% ../../nbs/evaluation/00_metrics.ipynb #c0042
 def format_table(metrics: dict) -> str:
     "The `brief` metrics as a two-column text table."
-    b = metrics["brief"]; w = max(len(k) for k in b)
+    b = metrics["brief"]
+    w = max(len(k) for k in b)
     return "\n".join([f"{'metric':<{w}}  value", f"{'-' * w}  -----"] + [f"{k:<{w}}  {v:6.2f}" for k, v in b.items()])
-

@@ -12,39 +12,60 @@ from .layers import Dropout, mha_forward
 __all__ = ['pair_mask', 'activation_module', 'BiCMFLayer', 'BiCMF']
 
 # %% ../../nbs/model/02_bicmf.ipynb #3b42f7f8
-def pair_mask(q_pad, k_pad, nheads:int, scrambled:bool=True, groups:int=1):
+def pair_mask(q_pad, k_pad, nheads: int, scrambled: bool = True, groups: int = 1):
     "`(B*nheads, Lq, Lk)` bool mask, True where query and key are both padding; `scrambled` reproduces the original's head/batch order."
-    m = q_pad[:, :, None] & k_pad[:, None, :]                              # (B, Lq, Lk)
-    if not scrambled: return m.repeat_interleave(nheads, dim=0)
-    B = m.shape[0]; Bg = B // groups                                       # groups: independent sub-batches stacked (see 07_model)
+    m = q_pad[:, :, None] & k_pad[:, None, :]  # (B, Lq, Lk)
+    if not scrambled:
+        return m.repeat_interleave(nheads, dim=0)
+    B = m.shape[0]
+    Bg = B // groups  # groups: independent sub-batches stacked (see 07_model)
     b = torch.arange(B, device=m.device)[:, None]
-    src = (b // Bg) * Bg + (b % Bg * nheads + torch.arange(nheads, device=m.device)) % Bg   # (B, H)
+    src = (b // Bg) * Bg + (b % Bg * nheads + torch.arange(nheads, device=m.device)) % Bg  # (B, H)
     return m[src.flatten()]
 
 # %% ../../nbs/model/02_bicmf.ipynb #edc31451
-def activation_module(name:str) -> nn.Module:
+def activation_module(name: str) -> nn.Module:
     "The FFN activation: PReLU (the original's hard-coded choice, one learned slope per layer), ReLU or GELU."
     return {"prelu": nn.PReLU, "relu": nn.ReLU, "gelu": nn.GELU}[name]()
 
+
 class BiCMFLayer(nn.Module):
     "One Bi-CMF layer: returns the fused video `(B, Lv, d)`; the text is not changed."
-    def __init__(self, d:int, nheads:int, d_ff:int, dropout:float=0.1, activation:str="prelu",
-                 mask_order_quirk:bool=True, ffn_no_residual:bool=True, use_sdpa:bool=False):
+
+    def __init__(
+        self,
+        d: int,
+        nheads: int,
+        d_ff: int,
+        dropout: float = 0.1,
+        activation: str = "prelu",
+        mask_order_quirk: bool = True,
+        ffn_no_residual: bool = True,
+        use_sdpa: bool = False,
+    ):
         super().__init__()
-        for i in (1, 2, 3): setattr(self, f"cross_attn_{i}", nn.MultiheadAttention(d, nheads, dropout=dropout, batch_first=True))
+        for i in (1, 2, 3):
+            setattr(self, f"cross_attn_{i}", nn.MultiheadAttention(d, nheads, dropout=dropout, batch_first=True))
         self.linear1, self.linear2, self.linear3 = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
         self.linear4, self.linear5 = nn.Linear(d, d_ff), nn.Linear(d_ff, d)
-        self.norm1, self.norm2, self.norm3, self.norm4 = (nn.LayerNorm(d) for _ in range(4))  # norm2: unused, as the original
+        self.norm1, self.norm2, self.norm3, self.norm4 = (
+            nn.LayerNorm(d) for _ in range(4)
+        )  # norm2: unused, as the original
         self.dropout, self.activation = Dropout(dropout), activation_module(activation)
-        self.nheads, self.mask_order_quirk, self.ffn_no_residual, self.use_sdpa = nheads, mask_order_quirk, ffn_no_residual, use_sdpa
+        self.nheads, self.mask_order_quirk, self.ffn_no_residual, self.use_sdpa = (
+            nheads,
+            mask_order_quirk,
+            ffn_no_residual,
+            use_sdpa,
+        )
 
     def _attn(self, mha, q, k, v, attn_mask, key_pad):
         return mha_forward(mha, q, k, v, attn_mask, key_pad, self.use_sdpa)
 
-    def forward(self, vid, txt, pos_vid, pos_txt, vid_pad, txt_pad, groups:int=1):
+    def forward(self, vid, txt, pos_vid, pos_txt, vid_pad, txt_pad, groups: int = 1):
         "vid (B,Lv,d), txt (B,Lt,d), positions alike, pads (B,L) bool with True = padding; `groups` stacked sub-batches."
-        m_vt = pair_mask(vid_pad, txt_pad, self.nheads, self.mask_order_quirk, groups)   # (B*H, Lv, Lt)
-        m_tv = pair_mask(txt_pad, vid_pad, self.nheads, self.mask_order_quirk, groups)   # (B*H, Lt, Lv)
+        m_vt = pair_mask(vid_pad, txt_pad, self.nheads, self.mask_order_quirk, groups)  # (B*H, Lv, Lt)
+        m_tv = pair_mask(txt_pad, vid_pad, self.nheads, self.mask_order_quirk, groups)  # (B*H, Lt, Lv)
         qv, kt = vid + pos_vid, txt + pos_txt
         v1 = self.norm1(vid + self.linear1(self.dropout(self._attn(self.cross_attn_1, qv, kt, txt, m_vt, txt_pad))))
         t1 = txt + self.linear2(self.dropout(self._attn(self.cross_attn_2, kt, qv, vid, m_tv, vid_pad)))
@@ -52,11 +73,15 @@ class BiCMFLayer(nn.Module):
         f = self.linear5(self.dropout(self.activation(self.linear4(v2))))
         return self.norm4((f if self.ffn_no_residual else v2) + self.dropout(f))
 
+
 class BiCMF(nn.Module):
     "A stack of `n_layers` Bi-CMF layers; each sees the original text (the text is never updated). `n_layers=0` is the identity."
-    def __init__(self, n_layers:int, *args, **kw):
+
+    def __init__(self, n_layers: int, *args, **kw):
         super().__init__()
         self.layers = nn.ModuleList(BiCMFLayer(*args, **kw) for _ in range(n_layers))
-    def forward(self, vid, txt, pos_vid, pos_txt, vid_pad, txt_pad, groups:int=1):
-        for layer in self.layers: vid = layer(vid, txt, pos_vid, pos_txt, vid_pad, txt_pad, groups)
+
+    def forward(self, vid, txt, pos_vid, pos_txt, vid_pad, txt_pad, groups: int = 1):
+        for layer in self.layers:
+            vid = layer(vid, txt, pos_vid, pos_txt, vid_pad, txt_pad, groups)
         return vid

@@ -20,70 +20,108 @@ __all__ = ['FILES', 'unwrap_model', 'save_checkpoint', 'state_dict_mismatch', 'l
 # %% ../../nbs/model/06_checkpoint.ipynb #7f398583
 FILES = ("config.json", "model.safetensors", "metrics.json", "provenance.json")
 
-def unwrap_model(model:nn.Module) -> nn.Module:
+
+def unwrap_model(model: nn.Module) -> nn.Module:
     "The bare model inside DDP / `torch.compile` / Accelerate wrappers."
     while True:
-        if hasattr(model, "module") and isinstance(model.module, nn.Module): model = model.module
-        elif hasattr(model, "_orig_mod"): model = model._orig_mod
-        else: return model
+        if hasattr(model, "module") and isinstance(model.module, nn.Module):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
 
-def save_checkpoint(path, model:nn.Module, cfg:VideoLightsConfig, metrics:dict|None=None, extra:dict|None=None) -> Path:
+
+def save_checkpoint(
+    path, model: nn.Module, cfg: VideoLightsConfig, metrics: dict | None = None, extra: dict | None = None
+) -> Path:
     "Write the checkpoint directory `path` atomically (temp dir, then rename); replaces an existing one. Returns `path`."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp"))
     try:
         sd = {k: v.detach().to("cpu").contiguous() for k, v in unwrap_model(model).state_dict().items()}
         save_file(sd, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         cfg.save(tmp / "config.json")
         (tmp / "metrics.json").write_text(json.dumps(metrics or {}, indent=2, default=float) + "\n")
-        (tmp / "provenance.json").write_text(json.dumps({**provenance(), "extra": extra or {}}, indent=2, default=str) + "\n")
+        (tmp / "provenance.json").write_text(
+            json.dumps({**provenance(), "extra": extra or {}}, indent=2, default=str) + "\n"
+        )
         old = None
         if path.exists():
-            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old")); old.rmdir(); os.rename(path, old)
-        usual_mode(tmp, is_dir=True); os.rename(tmp, path)
-        if old is not None: shutil.rmtree(old, ignore_errors=True)
+            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old"))
+            old.rmdir()
+            os.rename(path, old)
+        usual_mode(tmp, is_dir=True)
+        os.rename(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True); raise
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return path
 
 # %% ../../nbs/model/06_checkpoint.ipynb #a5e4f5c1
-def state_dict_mismatch(expected:dict, got:dict, limit:int=20) -> str:
+def state_dict_mismatch(expected: dict, got: dict, limit: int = 20) -> str:
     "Human-readable list of missing / unexpected / mis-shaped keys between two `{key: tensor}` dicts ('' if they fit)."
     missing = [k for k in expected if k not in got]
     unexpected = [k for k in got if k not in expected]
-    shapes = [f"{k}: expected {tuple(expected[k].shape)}, got {tuple(got[k].shape)}"
-              for k in expected if k in got and tuple(expected[k].shape) != tuple(got[k].shape)]
+    shapes = [
+        f"{k}: expected {tuple(expected[k].shape)}, got {tuple(got[k].shape)}"
+        for k in expected
+        if k in got and tuple(expected[k].shape) != tuple(got[k].shape)
+    ]
     cut = lambda xs: ", ".join(xs[:limit]) + (f" ... (+{len(xs) - limit} more)" if len(xs) > limit else "")
-    parts = ([f"missing keys ({len(missing)}): {cut(missing)}"] if missing else []) + \
-            ([f"unexpected keys ({len(unexpected)}): {cut(unexpected)}"] if unexpected else []) + \
-            ([f"shape mismatches ({len(shapes)}): {cut(shapes)}"] if shapes else [])
+    parts = (
+        ([f"missing keys ({len(missing)}): {cut(missing)}"] if missing else [])
+        + ([f"unexpected keys ({len(unexpected)}): {cut(unexpected)}"] if unexpected else [])
+        + ([f"shape mismatches ({len(shapes)}): {cut(shapes)}"] if shapes else [])
+    )
     return "; ".join(parts)
 
-def _read_json(p:Path, what:str):
-    try: return json.loads(p.read_text())
-    except json.JSONDecodeError as e: raise VideoLightsError(f"{what} {p} is not valid JSON ({e}); the checkpoint is corrupt") from None
+
+def _read_json(p: Path, what: str):
+    try:
+        return json.loads(p.read_text())
+    except json.JSONDecodeError as e:
+        raise VideoLightsError(f"{what} {p} is not valid JSON ({e}); the checkpoint is corrupt") from None
+
 
 def load_checkpoint(path, device=None):
     "Load a checkpoint directory -> `(model in eval mode, cfg, info)`; `info` has `metrics`, `provenance`, `path`."
     path = Path(path)
-    if path.is_file() and path.name == "model.safetensors": path = path.parent
-    if not path.exists(): raise VideoLightsError(f"checkpoint directory {path} not found")
+    if path.is_file() and path.name == "model.safetensors":
+        path = path.parent
+    if not path.exists():
+        raise VideoLightsError(f"checkpoint directory {path} not found")
     if path.is_file():
-        raise VideoLightsError(f"{path} is a file, not a checkpoint directory; for a checkpoint of the original code run "
-                               f"`videolights convert --checkpoint {path} --out DIR`")
+        raise VideoLightsError(
+            f"{path} is a file, not a checkpoint directory; for a checkpoint of the original code run "
+            f"`videolights convert --checkpoint {path} --out DIR`"
+        )
     for f in ("config.json", "model.safetensors"):
-        if not (path / f).exists(): raise VideoLightsError(f"checkpoint {path} has no {f} (expected files: {', '.join(FILES)})")
+        if not (path / f).exists():
+            raise VideoLightsError(f"checkpoint {path} has no {f} (expected files: {', '.join(FILES)})")
     cfg = VideoLightsConfig.load(path / "config.json")
-    try: sd = load_file(str(path / "model.safetensors"), device="cpu")
+    try:
+        sd = load_file(str(path / "model.safetensors"), device="cpu")
     except Exception as e:
-        raise VideoLightsError(f"{path / 'model.safetensors'} cannot be read ({type(e).__name__}: {e}); the checkpoint is corrupt") from None
+        raise VideoLightsError(
+            f"{path / 'model.safetensors'} cannot be read ({type(e).__name__}: {e}); the checkpoint is corrupt"
+        ) from None
     model = build_model(cfg)
     bad = state_dict_mismatch(model.state_dict(), sd)
-    if bad: raise VideoLightsError(f"the weights in {path / 'model.safetensors'} do not fit its config.json: {bad}")
+    if bad:
+        raise VideoLightsError(f"the weights in {path / 'model.safetensors'} do not fit its config.json: {bad}")
     model.load_state_dict(sd)
     model.eval()
-    if device is not None: model.to(device)
-    info = {"path": str(path),
-            "metrics": _read_json(path / "metrics.json", "metrics file") if (path / "metrics.json").exists() else {},
-            "provenance": _read_json(path / "provenance.json", "provenance file") if (path / "provenance.json").exists() else {}}
+    if device is not None:
+        model.to(device)
+    info = {
+        "path": str(path),
+        "metrics": _read_json(path / "metrics.json", "metrics file") if (path / "metrics.json").exists() else {},
+        "provenance": _read_json(path / "provenance.json", "provenance file")
+        if (path / "provenance.json").exists()
+        else {},
+    }
     return model, cfg, info

@@ -14,28 +14,35 @@ from .checkpoint import state_dict_mismatch, unwrap_model
 from .videolights import build_model
 
 # %% auto #0
-__all__ = ['official_key_to_ours', 'our_key_to_official', 'load_official_file', 'config_from_official', 'official_options',
-           'from_official', 'to_official']
+__all__ = ['official_key_to_ours', 'our_key_to_official', 'load_official_file', 'config_from_official',
+           'official_options', 'from_official', 'to_official']
 
 # %% ../../nbs/model/07_convert.ipynb #ccf110af
-_TO_OURS = [(r"^(input_(?:vid|txt)_proj\.\d+)\.LayerNorm\.", r"\1.norm."),
-            (r"^(input_(?:vid|txt)_proj\.\d+)\.net\.1\.conv1d\.", r"\1.proj."),
-            (r"^(input_(?:vid|txt)_proj\.\d+)\.net\.1\.", r"\1.proj."),
-            (r"^feature_refinement\.word_to_sentence_pool\.", "feature_refinement.sentence_pool."),
-            (r"^feature_refinement\.mixer\.conv1d\.", "feature_refinement.mixer."),
-            (r"^gru_extractor\.gru\.", "mr2hd.gru.")]
+_TO_OURS = [
+    (r"^(input_(?:vid|txt)_proj\.\d+)\.LayerNorm\.", r"\1.norm."),
+    (r"^(input_(?:vid|txt)_proj\.\d+)\.net\.1\.conv1d\.", r"\1.proj."),
+    (r"^(input_(?:vid|txt)_proj\.\d+)\.net\.1\.", r"\1.proj."),
+    (r"^feature_refinement\.word_to_sentence_pool\.", "feature_refinement.sentence_pool."),
+    (r"^feature_refinement\.mixer\.conv1d\.", "feature_refinement.mixer."),
+    (r"^gru_extractor\.gru\.", "mr2hd.gru."),
+]
 
-def official_key_to_ours(k:str) -> str:
+
+def official_key_to_ours(k: str) -> str:
     "Our name for an original state-dict key."
     for pat, rep in _TO_OURS:
         k2 = re.sub(pat, rep, k)
-        if k2 != k: return k2
+        if k2 != k:
+            return k2
     return k
 
-def our_key_to_official(k:str, proj_kind:str="conv") -> str:
+
+def our_key_to_official(k: str, proj_kind: str = "conv") -> str:
     "The original's name for one of our state-dict keys."
     k = re.sub(r"^(input_(?:vid|txt)_proj\.\d+)\.norm\.", r"\1.LayerNorm.", k)
-    k = re.sub(r"^(input_(?:vid|txt)_proj\.\d+)\.proj\.", r"\1.net.1.conv1d." if proj_kind == "conv" else r"\1.net.1.", k)
+    k = re.sub(
+        r"^(input_(?:vid|txt)_proj\.\d+)\.proj\.", r"\1.net.1.conv1d." if proj_kind == "conv" else r"\1.net.1.", k
+    )
     k = re.sub(r"^feature_refinement\.sentence_pool\.", "feature_refinement.word_to_sentence_pool.", k)
     k = re.sub(r"^feature_refinement\.mixer\.", "feature_refinement.mixer.conv1d.", k)
     return re.sub(r"^mr2hd\.gru\.", "gru_extractor.gru.", k)
@@ -44,115 +51,201 @@ def our_key_to_official(k:str, proj_kind:str="conv") -> str:
 def load_official_file(path) -> dict:
     "`torch.load(weights_only=True)` of an original checkpoint, allowing only `argparse.Namespace` besides tensors/containers."
     path = Path(path)
-    if not path.exists(): raise VideoLightsError(f"official checkpoint {path} not found")
-    if path.is_dir(): raise VideoLightsError(f"{path} is a directory; expected the original's .ckpt file (e.g. model_best.ckpt)")
+    if not path.exists():
+        raise VideoLightsError(f"official checkpoint {path} not found")
+    if path.is_dir():
+        raise VideoLightsError(f"{path} is a directory; expected the original's .ckpt file (e.g. model_best.ckpt)")
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             ck = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise VideoLightsError(f"cannot read {path} as a checkpoint of the original code ({type(e).__name__}: "
-                               f"{str(e).splitlines()[0][:300]}); only tensors, plain containers and argparse.Namespace are allowed") from None
-    if isinstance(ck, dict) and "model" in ck and isinstance(ck["model"], dict): return ck
-    if isinstance(ck, dict) and ck and all(torch.is_tensor(v) for v in ck.values()): return {"model": ck}   # a bare state dict
-    raise VideoLightsError(f"{path} holds a {type(ck).__name__} without a 'model' state dict; expected the original's "
-                           "{'model': state_dict, 'opt': Namespace, ...}")
+        raise VideoLightsError(
+            f"cannot read {path} as a checkpoint of the original code ({type(e).__name__}: "
+            f"{str(e).splitlines()[0][:300]}); only tensors, plain containers and argparse.Namespace are allowed"
+        ) from None
+    if isinstance(ck, dict) and "model" in ck and isinstance(ck["model"], dict):
+        return ck
+    if isinstance(ck, dict) and ck and all(torch.is_tensor(v) for v in ck.values()):
+        return {"model": ck}  # a bare state dict
+    raise VideoLightsError(
+        f"{path} holds a {type(ck).__name__} without a 'model' state dict; expected the original's "
+        "{'model': state_dict, 'opt': Namespace, ...}"
+    )
 
 # %% ../../nbs/model/07_convert.ipynb #c52835ba
-_PRESET_OF = {"hl": "qvhighlights", "charadesSTA": "charades", "charades": "charades", "tvsum": "tvsum", "youtube_uni": "youtube"}
-_NS_FIELDS = {"model.hidden_dim": "hidden_dim", "model.nheads": "nheads", "model.enc_layers": "enc_layers",
-              "model.dec_layers": "dec_layers", "model.bicmf_layers": "bicmf_layers", "model.dim_feedforward": "dim_feedforward",
-              "model.num_queries": "num_queries", "model.input_dropout": "input_dropout", "model.dropout": "dropout",
-              "model.pre_norm": "pre_norm", "model.n_input_proj": "n_input_proj", "model.contrastive_hdim": "contrastive_hdim",
-              "model.use_txt_pos": "use_txt_pos", "model.aux_loss": "aux_loss", "model.position_embedding": "position_embedding",
-              "data.max_q_l": "max_q_l", "data.max_v_l": "max_v_l", "data.clip_len": "clip_length", "data.max_windows": "max_windows",
-              "loss.set_cost_span": "set_cost_span", "loss.set_cost_giou": "set_cost_giou", "loss.set_cost_class": "set_cost_class",
-              "loss.span_loss_coef": "span_loss_coef", "loss.giou_loss_coef": "giou_loss_coef", "loss.label_loss_coef": "label_loss_coef",
-              "loss.eos_coef": "eos_coef", "loss.lw_saliency": "lw_saliency", "loss.saliency_margin": "saliency_margin",
-              "loss.contrastive_align_loss_coef": "contrastive_align_loss_coef", "loss.temperature": "temperature",
-              "loss.hard_pos_neg": "hard_pos_neg_loss", "loss.hard_pos_neg_loss_coef": "hard_pos_neg_loss_coef",
-              "loss.cos_sim_loss_coef": "cos_sim_loss_coef", "loss.mr_to_hd_loss_coef": "mr_to_hd_loss_coef",
-              "train.lr": "lr", "train.weight_decay": "wd", "train.lr_drop": "lr_drop", "train.n_epoch": "n_epoch",
-              "train.bsz": "bsz", "train.eval_bsz": "eval_bsz", "train.grad_clip": "grad_clip", "train.seed": "seed",
-              "train.max_es_cnt": "max_es_cnt"}
+_PRESET_OF = {
+    "hl": "qvhighlights",
+    "charadesSTA": "charades",
+    "charades": "charades",
+    "tvsum": "tvsum",
+    "youtube_uni": "youtube",
+}
+_NS_FIELDS = {
+    "model.hidden_dim": "hidden_dim",
+    "model.nheads": "nheads",
+    "model.enc_layers": "enc_layers",
+    "model.dec_layers": "dec_layers",
+    "model.bicmf_layers": "bicmf_layers",
+    "model.dim_feedforward": "dim_feedforward",
+    "model.num_queries": "num_queries",
+    "model.input_dropout": "input_dropout",
+    "model.dropout": "dropout",
+    "model.pre_norm": "pre_norm",
+    "model.n_input_proj": "n_input_proj",
+    "model.contrastive_hdim": "contrastive_hdim",
+    "model.use_txt_pos": "use_txt_pos",
+    "model.aux_loss": "aux_loss",
+    "model.position_embedding": "position_embedding",
+    "data.max_q_l": "max_q_l",
+    "data.max_v_l": "max_v_l",
+    "data.clip_len": "clip_length",
+    "data.max_windows": "max_windows",
+    "loss.set_cost_span": "set_cost_span",
+    "loss.set_cost_giou": "set_cost_giou",
+    "loss.set_cost_class": "set_cost_class",
+    "loss.span_loss_coef": "span_loss_coef",
+    "loss.giou_loss_coef": "giou_loss_coef",
+    "loss.label_loss_coef": "label_loss_coef",
+    "loss.eos_coef": "eos_coef",
+    "loss.lw_saliency": "lw_saliency",
+    "loss.saliency_margin": "saliency_margin",
+    "loss.contrastive_align_loss_coef": "contrastive_align_loss_coef",
+    "loss.temperature": "temperature",
+    "loss.hard_pos_neg": "hard_pos_neg_loss",
+    "loss.hard_pos_neg_loss_coef": "hard_pos_neg_loss_coef",
+    "loss.cos_sim_loss_coef": "cos_sim_loss_coef",
+    "loss.mr_to_hd_loss_coef": "mr_to_hd_loss_coef",
+    "train.lr": "lr",
+    "train.weight_decay": "wd",
+    "train.lr_drop": "lr_drop",
+    "train.n_epoch": "n_epoch",
+    "train.bsz": "bsz",
+    "train.eval_bsz": "eval_bsz",
+    "train.grad_clip": "grad_clip",
+    "train.seed": "seed",
+    "train.max_es_cnt": "max_es_cnt",
+}
 
-def config_from_official(opt, sd:dict) -> VideoLightsConfig:
+
+def config_from_official(opt, sd: dict) -> VideoLightsConfig:
     "A `VideoLightsConfig` from the original's Namespace `opt` (may be None) and its state dict `sd` (original key names)."
     get = (lambda n: getattr(opt, n, None)) if opt is not None else (lambda n: None)
     dset = get("dset_name") or "hl"
     cfg = VideoLightsConfig.preset(_PRESET_OF.get(dset, "qvhighlights"))
-    items = [f"{k}={v!r}".replace("'", '"') if isinstance(v, str) else f"{k}={v}" for k, n in _NS_FIELDS.items()
-             if (v := get(n)) is not None and not isinstance(v, (list, dict))]
+    items = [
+        f"{k}={v!r}".replace("'", '"') if isinstance(v, str) else f"{k}={v}"
+        for k, n in _NS_FIELDS.items()
+        if (v := get(n)) is not None and not isinstance(v, (list, dict))
+    ]
     items = [i.replace("=True", "=true").replace("=False", "=false") for i in items]
     has = lambda prefix: any(k.startswith(prefix) for k in sd)
     if "input_vid_proj.0.LayerNorm.weight" not in sd:
-        raise VideoLightsError("the state dict has no input_vid_proj.0.LayerNorm.weight; it is not a VideoLights checkpoint")
+        raise VideoLightsError(
+            "the state dict has no input_vid_proj.0.LayerNorm.weight; it is not a VideoLights checkpoint"
+        )
     v_dim, t_dim = sd["input_vid_proj.0.LayerNorm.weight"].shape[0], sd["input_txt_proj.0.LayerNorm.weight"].shape[0]
     tef = "tef" in (get("ctx_mode") or "video_tef")
     d = cfg.to_dict()
-    if sum(b[1] for b in d["data"]["video_blocks"]) + 2 * tef != v_dim: d["data"]["video_blocks"] = [["video", v_dim - 2 * tef]]
-    if sum(b[1] for b in d["data"]["text_blocks"]) != t_dim: d["data"]["text_blocks"] = [["text", t_dim]]
+    if sum(b[1] for b in d["data"]["video_blocks"]) + 2 * tef != v_dim:
+        d["data"]["video_blocks"] = [["video", v_dim - 2 * tef]]
+    if sum(b[1] for b in d["data"]["text_blocks"]) != t_dim:
+        d["data"]["text_blocks"] = [["text", t_dim]]
     d["data"]["use_tef"] = tef
     cfg = override(VideoLightsConfig.from_dict(d), items)
     fra = has("feature_refinement.")
     conv = has("input_vid_proj.0.net.1.conv1d.")
     n_proj = len({k.split(".")[1] for k in sd if k.startswith("input_vid_proj.")})
-    return override(cfg, [f"model.fra={str(fra).lower()}", f"model.input_proj={'auto' if conv == fra else ('conv' if conv else 'linear')}",
-                          f"model.n_input_proj={n_proj}", f"model.mr2hd={str(has('gru_extractor.')).lower()}",
-                          f"loss.contrastive_align_loss={str(has('contrastive_align_projection_query.')).lower()}",
-                          f"model.bicmf_layers={len({k.split('.')[3] for k in sd if k.startswith('transformer.t2v_encoder.layers.')})}",
-                          f"model.enc_layers={len({k.split('.')[3] for k in sd if k.startswith('transformer.encoder.layers.')})}",
-                          f"model.dec_layers={len({k.split('.')[3] for k in sd if k.startswith('transformer.decoder.layers.')})}"])
+    return override(
+        cfg,
+        [
+            f"model.fra={str(fra).lower()}",
+            f"model.input_proj={'auto' if conv == fra else ('conv' if conv else 'linear')}",
+            f"model.n_input_proj={n_proj}",
+            f"model.mr2hd={str(has('gru_extractor.')).lower()}",
+            f"loss.contrastive_align_loss={str(has('contrastive_align_projection_query.')).lower()}",
+            f"model.bicmf_layers={len({k.split('.')[3] for k in sd if k.startswith('transformer.t2v_encoder.layers.')})}",
+            f"model.enc_layers={len({k.split('.')[3] for k in sd if k.startswith('transformer.encoder.layers.')})}",
+            f"model.dec_layers={len({k.split('.')[3] for k in sd if k.startswith('transformer.decoder.layers.')})}",
+        ],
+    )
 
 # %% ../../nbs/model/07_convert.ipynb #ac58267f
 _DSET_NAME = {"qvhighlights": "hl", "charades": "charadesSTA", "tvsum": "tvsum", "youtube": "youtube_uni"}
 
-def official_options(cfg:VideoLightsConfig, **extra) -> argparse.Namespace:
+
+def official_options(cfg: VideoLightsConfig, **extra) -> argparse.Namespace:
     "The original's parsed options for `cfg` (inverse of `config_from_official`); `extra` adds or replaces options."
     d = cfg.to_dict()
     opts = {name: d[sec][f] for sf, name in _NS_FIELDS.items() for sec, f in [sf.split(".")]}
     clip = cfg.data.clip_len
-    opts.update(dset_name=_DSET_NAME.get(cfg.data.dataset, "hl"), dset_domain=cfg.data.domain or "BK",
-                ctx_mode="video_tef" if cfg.data.use_tef else "video", v_feat_dim=cfg.v_feat_dim, t_feat_dim=cfg.t_feat_dim,
-                a_feat_dim=0, clip_length=int(clip) if float(clip).is_integer() else clip,   # an int option in the original
-                mr_to_hd_loss=cfg.model.mr2hd, contrastive_align_loss=cfg.loss.contrastive_align_loss, span_loss_type="l1",
-                no_norm_vfeat=not cfg.data.normalize_video, no_norm_tfeat=not cfg.data.normalize_text,
-                nms_thd=cfg.train.nms_thd, max_before_nms=cfg.train.max_before_nms, max_after_nms=cfg.train.max_after_nms,
-                device=torch.device("cpu"))
+    opts.update(
+        dset_name=_DSET_NAME.get(cfg.data.dataset, "hl"),
+        dset_domain=cfg.data.domain or "BK",
+        ctx_mode="video_tef" if cfg.data.use_tef else "video",
+        v_feat_dim=cfg.v_feat_dim,
+        t_feat_dim=cfg.t_feat_dim,
+        a_feat_dim=0,
+        clip_length=int(clip) if float(clip).is_integer() else clip,  # an int option in the original
+        mr_to_hd_loss=cfg.model.mr2hd,
+        contrastive_align_loss=cfg.loss.contrastive_align_loss,
+        span_loss_type="l1",
+        no_norm_vfeat=not cfg.data.normalize_video,
+        no_norm_tfeat=not cfg.data.normalize_text,
+        nms_thd=cfg.train.nms_thd,
+        max_before_nms=cfg.train.max_before_nms,
+        max_after_nms=cfg.train.max_after_nms,
+        device=torch.device("cpu"),
+    )
     return argparse.Namespace(**{**opts, **extra})
 
 # %% ../../nbs/model/07_convert.ipynb #13faa6c0
-def from_official(path, strict:bool=True):
+def from_official(path, strict: bool = True):
     "`(model in eval mode, cfg)` from a checkpoint file of the original trainer; mismatched keys are named (error if `strict`)."
     ck = load_official_file(path)
     sd = ck["model"]
-    sd = {k[len("module."):] if k.startswith("module.") else k: v for k, v in sd.items()}
+    sd = {k[len("module.") :] if k.startswith("module.") else k: v for k, v in sd.items()}
     cfg = config_from_official(ck.get("opt"), sd)
     ours = {official_key_to_ours(k): v for k, v in sd.items()}
     model = build_model(cfg)
     bad = state_dict_mismatch(model.state_dict(), ours)
-    if bad and strict: raise VideoLightsError(f"the weights in {path} do not fit the model built from its options: {bad}")
+    if bad and strict:
+        raise VideoLightsError(f"the weights in {path} do not fit the model built from its options: {bad}")
     if bad:
-        import logging; logging.getLogger(__name__).warning("from_official(%s): %s", path, bad)
+        import logging
+
+        logging.getLogger(__name__).warning("from_official(%s): %s", path, bad)
         exp = model.state_dict()
         ours = {k: v for k, v in ours.items() if k in exp and exp[k].shape == v.shape}
     model.load_state_dict(ours, strict=strict)
     return model.eval(), cfg
 
-def to_official(model, cfg:VideoLightsConfig,
-                path=None,      # if given, also write the original's complete checkpoint file here (atomically)
-                epoch:int=-1,   # the `"epoch"` stored in that file (its loader logs it; -1: none finished)
-               ) -> dict:
+
+def to_official(
+    model,
+    cfg: VideoLightsConfig,
+    path=None,  # if given, also write the original's complete checkpoint file here (atomically)
+    epoch: int = -1,  # the `"epoch"` stored in that file (its loader logs it; -1: none finished)
+) -> dict:
     "Our model's state dict under the original's key names (for running the original code on our weights)."
     sd = unwrap_model(model).state_dict()
     extra = [k for k in sd if k.startswith("vid_position_embed.")]
-    if extra: raise VideoLightsError(f"keys {extra} have no counterpart in the original (model.position_embedding=learned); "
-                                     "use model.position_embedding=sine to export")
+    if extra:
+        raise VideoLightsError(
+            f"keys {extra} have no counterpart in the original (model.position_embedding=learned); "
+            "use model.position_embedding=sine to export"
+        )
     sd = {our_key_to_official(k, cfg.model.proj_kind): v.detach().cpu().clone() for k, v in sd.items()}
-    if path is not None: _save_official(path, {"model": sd, "opt": official_options(cfg), "epoch": int(epoch)})
+    if path is not None:
+        _save_official(path, {"model": sd, "opt": official_options(cfg), "epoch": int(epoch)})
     return sd
 
-def _save_official(path, ck:dict):
+
+def _save_official(path, ck: dict):
     "`torch.save` to a temporary file beside `path`, then rename."
     path = Path(path)
-    if path.is_dir(): raise VideoLightsError(f"{path} is a directory; give a file name for the original's checkpoint (e.g. model_best.ckpt)")
-    with atomic_path(path) as tmp: torch.save(ck, tmp)
+    if path.is_dir():
+        raise VideoLightsError(
+            f"{path} is a directory; give a file name for the original's checkpoint (e.g. model_best.ckpt)"
+        )
+    with atomic_path(path) as tmp:
+        torch.save(ck, tmp)

@@ -16,9 +16,11 @@ __all__ = ['DENORMAL_LOG', 'WeightedPool', 'FeatureRefinement']
 # %% ../../nbs/model/01_fra.ipynb #ef439d81
 class WeightedPool(nn.Module):
     "Attention pooling over valid tokens: `(B, L, d), (B, L)` -> `(B, d)`."
-    def __init__(self, d:int):
+
+    def __init__(self, d: int):
         super().__init__()
         self.weight = nn.Parameter(nn.init.xavier_uniform_(torch.empty(d, 1)))
+
     def forward(self, x, mask):
         logits = x @ self.weight + (1.0 - mask.float())[..., None] * -1e30  # (B, L, 1)
         return (x.transpose(1, 2) @ logits.softmax(dim=1)).squeeze(-1)
@@ -26,9 +28,11 @@ class WeightedPool(nn.Module):
 # %% ../../nbs/model/01_fra.ipynb #443d1d98
 DENORMAL_LOG = math.log(1.401298464324817e-45)  # log of the smallest float32 denormal, what log(0 + 1e-45) gives on CPU
 
+
 class FeatureRefinement(nn.Module):
     "FRA: refine clips `(B, Lv, d)` with the query `(B, Lt, d)`; returns refined clips `(B, Lv, d)` (not a residual)."
-    def __init__(self, d:int, dropout:float=0.1, denormal_mask:bool=True):
+
+    def __init__(self, d: int, dropout: float = 0.1, denormal_mask: bool = True):
         super().__init__()
         self.sim_w = nn.Parameter(nn.init.xavier_uniform_(torch.empty(d, 1)))
         self.cor_v_w = nn.Parameter(nn.init.xavier_uniform_(torch.empty(1, d)))
@@ -39,14 +43,15 @@ class FeatureRefinement(nn.Module):
 
     def forward(self, vid, txt, vid_mask, txt_mask):
         B, Lv, d = vid.shape
-        corr_w = self.cor_q_w * self.cor_v_w                              # (1, d): rank-1 word->feature weight
-        corr = corr_w.expand(B, Lv, d)                                    # (B, Lv, d): sum_t softmax_t(<T_t, v_i>) = 1
-        sent = self.sentence_pool(txt, txt_mask)[:, None]                 # (B, 1, d)
+        corr_w = self.cor_q_w * self.cor_v_w  # (1, d): rank-1 word->feature weight
+        corr = corr_w.expand(B, Lv, d)  # (B, Lv, d): sum_t softmax_t(<T_t, v_i>) = 1
+        sent = self.sentence_pool(txt, txt_mask)[:, None]  # (B, 1, d)
         valid = vid_mask > 0
-        pad = torch.full_like(vid_mask, DENORMAL_LOG if self.denormal_mask else 0.)
+        pad = torch.full_like(vid_mask, DENORMAL_LOG if self.denormal_mask else 0.0)
         sim = F.cosine_similarity(vid, sent, dim=-1) + torch.where(valid, torch.log(vid_mask.clamp(min=1e-30)), pad)
-        sim_feat = sim[..., None] * self.sim_w[:, 0]                      # (B, Lv, d)
-        feats = torch.cat([self.dropout(vid), self.dropout(sim_feat), self.dropout(sent.expand(B, Lv, d)),
-                           self.dropout(corr)], dim=2)                    # (B, Lv, 4d)
-        out = F.linear(feats, self.mixer.weight.squeeze(-1), self.mixer.bias)   # the 1x1 conv as a linear map
+        sim_feat = sim[..., None] * self.sim_w[:, 0]  # (B, Lv, d)
+        feats = torch.cat(
+            [self.dropout(vid), self.dropout(sim_feat), self.dropout(sent.expand(B, Lv, d)), self.dropout(corr)], dim=2
+        )  # (B, Lv, 4d)
+        out = F.linear(feats, self.mixer.weight.squeeze(-1), self.mixer.bias)  # the 1x1 conv as a linear map
         return self.dropout(F.relu(out))

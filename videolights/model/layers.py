@@ -11,65 +11,81 @@ from torch import nn
 
 # %% auto #0
 __all__ = ['drop_mask', 'keep_mask', 'dropout', 'Dropout', 'mha_forward', 'ProjectionLayer', 'input_projection', 'MLP',
-           'sine_encode', 'sine_position', 'LearnedPosition', 'TextPosition', 'prepend_global', 'inverse_sigmoid']
+           'sine_encode', 'sine_position', 'LearnedPosition', 'TextPosition', 'prepend_global',
+           'inverse_sigmoid']
 
 # %% ../../nbs/model/00_layers.ipynb #c0006
 class _DropScale(torch.autograd.Function):
     "`x * scale` with the elements where `drop` is True set to 0; the bool `drop` is saved for the backward pass."
+
     @staticmethod
-    def forward(ctx, x, drop, scale:float):
-        ctx.save_for_backward(drop); ctx.scale = scale
-        return x.mul(scale).masked_fill_(drop, 0.)
+    def forward(ctx, x, drop, scale: float):
+        ctx.save_for_backward(drop)
+        ctx.scale = scale
+        return x.mul(scale).masked_fill_(drop, 0.0)
+
     @staticmethod
     def backward(ctx, g):
-        drop, = ctx.saved_tensors
-        return g.mul(ctx.scale).masked_fill_(drop, 0.), None, None
+        (drop,) = ctx.saved_tensors
+        return g.mul(ctx.scale).masked_fill_(drop, 0.0), None, None
 
-def drop_mask(shape, p:float, device=None) -> torch.Tensor:
+
+def drop_mask(shape, p: float, device=None) -> torch.Tensor:
     "Bool mask of `shape`, True (drop) with probability `round(p * 2**15) / 2**15`, from 15-bit slices of 64-bit random integers."
     n = math.prod(shape)
     bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_().view(torch.int16)[:n]
-    return (bits & 0x7FFF).lt(round(p * 32768)).reshape(shape)       # random_() on int64: 63 bits, so mask each slice to 15
+    return (bits & 0x7FFF).lt(round(p * 32768)).reshape(shape)  # random_() on int64: 63 bits, so mask each slice to 15
 
-def keep_mask(shape, p:float, device=None) -> torch.Tensor:
+
+def keep_mask(shape, p: float, device=None) -> torch.Tensor:
     "The complement of `drop_mask`: True (keep) with probability `1 - round(p * 2**15) / 2**15`."
     return ~drop_mask(shape, p, device)
 
-def dropout(x, p:float, training:bool=True):
+
+def dropout(x, p: float, training: bool = True):
     "Inverted dropout: keep each element with probability `1-p`, scale by `1/(1-p)`; identity when not `training`."
-    if not training or p == 0: return x
-    if p >= 1: return x * 0.
+    if not training or p == 0:
+        return x
+    if p >= 1:
+        return x * 0.0
     return _DropScale.apply(x, drop_mask(x.shape, p, x.device), 1.0 / (1.0 - p))
+
 
 class Dropout(nn.Dropout):
     "`nn.Dropout` computed by `dropout` (bool mask kept for backward)."
-    def forward(self, x): return dropout(x, self.p, self.training)
+
+    def forward(self, x):
+        return dropout(x, self.p, self.training)
 
 # %% ../../nbs/model/00_layers.ipynb #c0010
-def _mha_explicit(mha:nn.MultiheadAttention, q, k, v, attn_mask=None, key_pad=None, p:float=0.):
+def _mha_explicit(mha: nn.MultiheadAttention, q, k, v, attn_mask=None, key_pad=None, p: float = 0.0):
     "What `nn.MultiheadAttention` (batch_first, packed in-projection) computes, with `dropout` on the attention probabilities."
     (B, Lq, E), S, H = q.shape, k.shape[1], mha.num_heads
     w, b = mha.in_proj_weight.chunk(3), mha.in_proj_bias.chunk(3)
-    heads = lambda t, i, L: F.linear(t, w[i], b[i]).view(B, L, H, E // H).transpose(1, 2)     # (B, H, L, E/H)
-    s = (heads(q, 0, Lq) * (E // H) ** -0.5) @ heads(k, 1, S).transpose(-1, -2)               # (B, H, Lq, S)
+    heads = lambda t, i, L: F.linear(t, w[i], b[i]).view(B, L, H, E // H).transpose(1, 2)  # (B, H, L, E/H)
+    s = (heads(q, 0, Lq) * (E // H) ** -0.5) @ heads(k, 1, S).transpose(-1, -2)  # (B, H, Lq, S)
     hide = None if key_pad is None else key_pad[:, None, None, :]
     if attn_mask is not None:
         am = attn_mask.view(B, H, Lq, S)
         hide = am if hide is None else am | hide
-    if hide is not None: s = s.masked_fill(hide, float("-inf"))
+    if hide is not None:
+        s = s.masked_fill(hide, float("-inf"))
     o = dropout(torch.softmax(s, -1), p) @ heads(v, 2, S)
     return mha.out_proj(o.transpose(1, 2).reshape(B, Lq, E))
 
-def mha_forward(mha:nn.MultiheadAttention, q, k, v, attn_mask=None, key_pad=None, use_sdpa:bool=True):
+
+def mha_forward(mha: nn.MultiheadAttention, q, k, v, attn_mask=None, key_pad=None, use_sdpa: bool = True):
     "Output `(B, Lq, E)` of the batch-first `mha`; in CPU training with dropout, computed explicitly with this module's `dropout` (15-bit masks)."
-    p = mha.dropout if mha.training else 0.
-    if use_sdpa and p > 0 and q.device.type == "cpu": return _mha_explicit(mha, q, k, v, attn_mask, key_pad, p)
+    p = mha.dropout if mha.training else 0.0
+    if use_sdpa and p > 0 and q.device.type == "cpu":
+        return _mha_explicit(mha, q, k, v, attn_mask, key_pad, p)
     return mha(q, k, v, attn_mask=attn_mask, key_padding_mask=key_pad, need_weights=not use_sdpa)[0]
 
 # %% ../../nbs/model/00_layers.ipynb #c0016
 class ProjectionLayer(nn.Module):
     "LayerNorm -> Dropout -> 1x1 Conv1d (or Linear) -> optional ReLU, on `(B, L, D_in)`."
-    def __init__(self, d_in:int, d_out:int, dropout:float=0.5, relu:bool=True, kind:str="conv"):
+
+    def __init__(self, d_in: int, d_out: int, dropout: float = 0.5, relu: bool = True, kind: str = "conv"):
         super().__init__()
         self.norm, self.drop, self.relu, self.kind = nn.LayerNorm(d_in), Dropout(dropout), relu, kind
         self.proj = nn.Conv1d(d_in, d_out, kernel_size=1) if kind == "conv" else nn.Linear(d_in, d_out)
@@ -80,15 +96,18 @@ class ProjectionLayer(nn.Module):
         x = F.linear(x, self.proj.weight.squeeze(-1), self.proj.bias) if self.kind == "conv" else self.proj(x)
         return F.relu(x) if self.relu else x
 
-def input_projection(d_in:int, d:int, n_layers:int=2, dropout:float=0.5, kind:str="conv") -> nn.Sequential:
+
+def input_projection(d_in: int, d: int, n_layers: int = 2, dropout: float = 0.5, kind: str = "conv") -> nn.Sequential:
     "`n_layers` projection layers `d_in -> d -> ... -> d`, ReLU after all but the last (as the original)."
-    return nn.Sequential(*[ProjectionLayer(d_in if i == 0 else d, d, dropout, relu=i < n_layers - 1, kind=kind)
-                           for i in range(n_layers)])
+    return nn.Sequential(
+        *[ProjectionLayer(d_in if i == 0 else d, d, dropout, relu=i < n_layers - 1, kind=kind) for i in range(n_layers)]
+    )
 
 # %% ../../nbs/model/00_layers.ipynb #c0020
 class MLP(nn.Module):
     "`num_layers` Linear layers `d_in -> d_hidden ... -> d_out` with ReLU in between."
-    def __init__(self, d_in:int, d_hidden:int, d_out:int, num_layers:int):
+
+    def __init__(self, d_in: int, d_hidden: int, d_out: int, num_layers: int):
         super().__init__()
         dims = [d_in] + [d_hidden] * (num_layers - 1) + [d_out]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
@@ -96,18 +115,20 @@ class MLP(nn.Module):
     def forward(self, x):
         for i, layer in enumerate(self.layers):
             x = layer(x)
-            if i < len(self.layers) - 1: x = F.relu(x)
+            if i < len(self.layers) - 1:
+                x = F.relu(x)
         return x
 
 # %% ../../nbs/model/00_layers.ipynb #c0023
-def sine_encode(x, n_feats:int, temperature:float=10000.):
+def sine_encode(x, n_feats: int, temperature: float = 10000.0):
     "Sine/cosine features of the scalar positions `x` `(...)` -> `(..., n_feats)`, interleaved sin, cos."
     j = torch.arange(n_feats, dtype=torch.float32, device=x.device)
     freq = temperature ** (2 * torch.div(j, 2, rounding_mode="floor") / n_feats)
     p = x[..., None] / freq
     return torch.stack((p[..., 0::2].sin(), p[..., 1::2].cos()), dim=-1).flatten(-2)
 
-def sine_position(mask, d:int, temperature:float=10000.):
+
+def sine_position(mask, d: int, temperature: float = 10000.0):
     "Normalised sine position encoding `(B, L, d)` of a `(B, L)` validity mask (1 = valid)."
     c = mask.cumsum(1, dtype=torch.float32)
     c = c / (c[:, -1:] + 1e-6) * (2 * math.pi)
@@ -116,17 +137,26 @@ def sine_position(mask, d:int, temperature:float=10000.):
 # %% ../../nbs/model/00_layers.ipynb #c0028
 class LearnedPosition(nn.Module):
     "Learned absolute video positions (an alternative to the sine encoding; `model.position_embedding=learned`)."
-    def __init__(self, max_len:int, d:int):
+
+    def __init__(self, max_len: int, d: int):
         super().__init__()
         self.embed = nn.Embedding(max_len, d)
+
     def forward(self, mask):  # (B, L) -> (B, L, d)
         return self.embed(torch.arange(mask.shape[1], device=mask.device))[None].expand(mask.shape[0], -1, -1)
 
+
 class TextPosition(nn.Module):
     "The original's optional text encoding (`use_txt_pos`): LayerNorm(x + learned position), dropout. Unused by default."
-    def __init__(self, max_len:int, d:int, dropout:float=0.5):
+
+    def __init__(self, max_len: int, d: int, dropout: float = 0.5):
         super().__init__()
-        self.position_embeddings, self.LayerNorm, self.dropout = nn.Embedding(max_len, d), nn.LayerNorm(d), Dropout(dropout)
+        self.position_embeddings, self.LayerNorm, self.dropout = (
+            nn.Embedding(max_len, d),
+            nn.LayerNorm(d),
+            Dropout(dropout),
+        )
+
     def forward(self, x):  # (B, Lt, d) -> (B, Lt, d)
         pos = self.position_embeddings(torch.arange(x.shape[1], device=x.device))
         return self.dropout(self.LayerNorm(x + pos[None]))
@@ -141,7 +171,7 @@ def prepend_global(x, mask, pos, token, token_pos):
     return x, mask, pos
 
 # %% ../../nbs/model/00_layers.ipynb #c0034
-def inverse_sigmoid(x, eps:float=1e-3):
+def inverse_sigmoid(x, eps: float = 1e-3):
     "Logit of `x` clamped to [0, 1], with `x` and `1-x` clamped below at `eps`."
     x = x.clamp(0, 1)
     return torch.log(x.clamp(min=eps) / (1 - x).clamp(min=eps))

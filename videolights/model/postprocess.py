@@ -13,9 +13,11 @@ __all__ = ['CLAMP_MAX', 'windows_from_outputs', 'postprocess']
 # %% ../../nbs/model/05_postprocess.ipynb #b0b54e62
 CLAMP_MAX = {"qvhighlights": 150.0, "charades": 150.0}  # the original's max_ts_val per dataset (others: no clamp)
 
+
 def _round4(rows):
     "Round nested lists of floats to 4 decimals the way the original formats them (`float(f'{x:.4f}')`)."
     return [[[float(f"{v:.4f}") for v in w] for w in r] for r in rows]
+
 
 def windows_from_outputs(pred_logits, pred_spans, duration, clip_len: float, clamp_max=None, sort: bool = True):
     "Windows `(B, Nq, 3)` [st, ed, score] in seconds (float32), sorted, 4-decimal rounded, clamped and rounded to clips."
@@ -26,7 +28,8 @@ def windows_from_outputs(pred_logits, pred_spans, duration, clip_len: float, cla
         score, xx = score.gather(-1, order), xx.gather(1, order[..., None].expand_as(xx))
     w = torch.tensor(_round4(torch.cat([xx, score[..., None]], -1).tolist()), dtype=torch.float32)  # (B, Nq, 3)
     se = w[..., :2]
-    if clamp_max is not None: se = se.clamp(0.0, clamp_max)
+    if clamp_max is not None:
+        se = se.clamp(0.0, clamp_max)
     se = torch.round(se / clip_len) * clip_len  # half to even, as torch.round in the original
     return torch.cat([se, w[..., 2:]], -1)
 
@@ -40,20 +43,29 @@ def postprocess(outputs: dict, meta: list, cfg, src_vid_mask=None) -> list[dict]
     hd_only = cfg.hd_only
     if not hd_only:
         duration = torch.tensor([float(m["duration"]) for m in meta])
-        w = windows_from_outputs(outputs["pred_logits"].detach().cpu(), outputs["pred_spans"].detach().cpu(), duration,
-                                 cfg.data.clip_len, CLAMP_MAX.get(ds))
+        w = windows_from_outputs(
+            outputs["pred_logits"].detach().cpu(),
+            outputs["pred_spans"].detach().cpu(),
+            duration,
+            cfg.data.clip_len,
+            CLAMP_MAX.get(ds),
+        )
         if T.nms_thd != -1:
-            w = w[:, :T.max_before_nms]
+            w = w[:, : T.max_before_nms]
             keep = temporal_nms(w[..., :2], w[..., 2], T.nms_thd, T.max_after_nms)  # (B, K)
-            if w.shape[1] == 1: keep[:] = True  # a single window is returned as is (the original)
+            if w.shape[1] == 1:
+                keep[:] = True  # a single window is returned as is (the original)
         rows = [[[float(v) for v in r[:2]] + [float(f"{float(r[2]):.4f}")] for r in wb] for wb in w.tolist()]
-        if T.nms_thd != -1: rows = [[r for r, k in zip(rb, kb) if k] for rb, kb in zip(rows, keep.tolist())]
+        if T.nms_thd != -1:
+            rows = [[r for r, k in zip(rb, kb) if k] for rb, kb in zip(rows, keep.tolist())]
     sal = sal.half() if (T.quirk_saliency_fp16 and not hd_only) else sal.float()
     sal = sal.cpu().tolist()
     out = []
     for i, m in enumerate(meta):
         rec = dict(qid=m["qid"], query=m.get("query", ""), vid=m.get("vid", ""))
-        if not hd_only: rec["pred_relevant_windows"] = rows[i]
-        if ds != "charades": rec["pred_saliency_scores"] = sal[i][:n_valid[i]]
+        if not hd_only:
+            rec["pred_relevant_windows"] = rows[i]
+        if ds != "charades":
+            rec["pred_saliency_scores"] = sal[i][: n_valid[i]]
         out.append(rec)
     return out

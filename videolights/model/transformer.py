@@ -17,7 +17,10 @@ __all__ = ['EncoderLayer', 'Encoder', 'PlainAttention', 'anchor_sine', 'DecoderL
 # %% ../../nbs/model/03_transformer.ipynb #d1e8384d
 class EncoderLayer(nn.Module):
     "Post-norm DETR self-attention layer on `(B, L, d)` with positions and a key-padding mask (True = padding)."
-    def __init__(self, d:int, nheads:int, d_ff:int, dropout:float=0.1, activation:str="prelu", use_sdpa:bool=False):
+
+    def __init__(
+        self, d: int, nheads: int, d_ff: int, dropout: float = 0.1, activation: str = "prelu", use_sdpa: bool = False
+    ):
         super().__init__()
         self.self_attn = nn.MultiheadAttention(d, nheads, dropout=dropout, batch_first=True)
         self.linear1, self.linear2 = nn.Linear(d, d_ff), nn.Linear(d_ff, d)
@@ -31,57 +34,80 @@ class EncoderLayer(nn.Module):
         x = self.norm1(x + self.dropout1(a))
         return self.norm2(x + self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x))))))
 
+
 class Encoder(nn.Module):
     "A stack of encoder layers."
-    def __init__(self, n_layers:int, *args, **kw):
+
+    def __init__(self, n_layers: int, *args, **kw):
         super().__init__()
         self.layers = nn.ModuleList(EncoderLayer(*args, **kw) for _ in range(n_layers))
+
     def forward(self, x, pos, pad):
-        for layer in self.layers: x = layer(x, pos, pad)
+        for layer in self.layers:
+            x = layer(x, pos, pad)
         return x
 
 # %% ../../nbs/model/03_transformer.ipynb #aa62db04
 class PlainAttention(nn.Module):
     "Multi-head attention with no input projections; q,k `(B, *, E)`, v `(B, S, Ev)` -> `(B, Lq, Ev)`."
-    def __init__(self, embed_dim:int, nheads:int, value_dim:int, dropout:float=0.1, use_sdpa:bool=False):
+
+    def __init__(self, embed_dim: int, nheads: int, value_dim: int, dropout: float = 0.1, use_sdpa: bool = False):
         super().__init__()
         self.out_proj = nn.Linear(value_dim, value_dim)
         nn.init.zeros_(self.out_proj.bias)
         self.nheads, self.p, self.use_sdpa, self.embed_dim = nheads, dropout, use_sdpa, embed_dim
 
     def forward(self, q, k, v, key_pad=None):
-        B, Lq, E = q.shape; S, H = k.shape[1], self.nheads
+        B, Lq, E = q.shape
+        S, H = k.shape[1], self.nheads
         q = q.view(B, Lq, H, E // H).transpose(1, 2)
         k = k.reshape(B, S, H, E // H).transpose(1, 2)
         v = v.reshape(B, S, H, v.shape[-1] // H).transpose(1, 2)
-        p = self.p if self.training else 0.
-        if self.use_sdpa and (p == 0 or q.device.type != "cpu"):   # SDPA on CPU has no fused dropout: explicit + keep_mask
+        p = self.p if self.training else 0.0
+        if self.use_sdpa and (
+            p == 0 or q.device.type != "cpu"
+        ):  # SDPA on CPU has no fused dropout: explicit + keep_mask
             m = None if key_pad is None else ~key_pad[:, None, None, :]
             o = F.scaled_dot_product_attention(q, k, v, attn_mask=m, dropout_p=p)
         else:
-            s = (q * (E // H) ** -0.5) @ k.transpose(-1, -2)              # (B, H, Lq, S)
-            if key_pad is not None: s = s.masked_fill(key_pad[:, None, None, :], float("-inf"))
+            s = (q * (E // H) ** -0.5) @ k.transpose(-1, -2)  # (B, H, Lq, S)
+            if key_pad is not None:
+                s = s.masked_fill(key_pad[:, None, None, :], float("-inf"))
             a = dropout(torch.softmax(s - s.amax(-1, keepdim=True), -1), p)
             o = a @ v
         return self.out_proj(o.transpose(1, 2).reshape(B, Lq, -1))
 
 # %% ../../nbs/model/03_transformer.ipynb #e1967cff
-def anchor_sine(anchors, d:int):
+def anchor_sine(anchors, d: int):
     "Sine embedding `(..., d)` of anchors `(..., 2)` = (center, width) in [0, 1]."
-    return torch.cat([sine_encode(anchors[..., 0] * (2 * math.pi), d // 2), sine_encode(anchors[..., 1] * (2 * math.pi), d // 2)], -1)
+    return torch.cat(
+        [sine_encode(anchors[..., 0] * (2 * math.pi), d // 2), sine_encode(anchors[..., 1] * (2 * math.pi), d // 2)], -1
+    )
 
 # %% ../../nbs/model/03_transformer.ipynb #1526a4e3
 class DecoderLayer(nn.Module):
     "DAB-DETR decoder layer: query self-attention, conditional cross-attention to the clip memory, FFN (post-norm)."
-    def __init__(self, d:int, nheads:int, d_ff:int, dropout:float=0.1, activation:str="prelu",
-                 first:bool=False, use_sdpa:bool=False):
+
+    def __init__(
+        self,
+        d: int,
+        nheads: int,
+        d_ff: int,
+        dropout: float = 0.1,
+        activation: str = "prelu",
+        first: bool = False,
+        use_sdpa: bool = False,
+    ):
         super().__init__()
         lin = lambda: nn.Linear(d, d)
-        self.sa_qcontent_proj, self.sa_qpos_proj, self.sa_kcontent_proj, self.sa_kpos_proj, self.sa_v_proj = (lin() for _ in range(5))
+        self.sa_qcontent_proj, self.sa_qpos_proj, self.sa_kcontent_proj, self.sa_kpos_proj, self.sa_v_proj = (
+            lin() for _ in range(5)
+        )
         self.self_attn = PlainAttention(d, nheads, d, dropout, use_sdpa)
         self.norm1 = nn.LayerNorm(d)
         self.ca_qcontent_proj = lin()
-        if first: self.ca_qpos_proj = lin()            # only the first layer adds the positional query (keep_query_pos=False)
+        if first:
+            self.ca_qpos_proj = lin()  # only the first layer adds the positional query (keep_query_pos=False)
         self.ca_kcontent_proj, self.ca_kpos_proj, self.ca_v_proj, self.ca_qpos_sine_proj = (lin() for _ in range(4))
         self.cross_attn = PlainAttention(2 * d, nheads, d, dropout, use_sdpa)
         self.linear1, self.linear2 = nn.Linear(d, d_ff), nn.Linear(d_ff, d)
@@ -90,7 +116,8 @@ class DecoderLayer(nn.Module):
         self.activation, self.nheads, self.first = activation_module(activation), nheads, first
 
     def _heads_cat(self, a, b):  # per-head concat: (B, L, d), (B, L, d) -> (B, L, 2d) = [a_h | b_h] for each head h
-        B, L, d = a.shape; H = self.nheads
+        B, L, d = a.shape
+        H = self.nheads
         return torch.cat([a.view(B, L, H, d // H), b.view(B, L, H, d // H)], -1).view(B, L, 2 * d)
 
     def forward(self, tgt, memory, mem_pad, pos, query_pos, query_sine):
@@ -99,7 +126,8 @@ class DecoderLayer(nn.Module):
         k = self.sa_kcontent_proj(tgt) + self.sa_kpos_proj(query_pos)
         tgt = self.norm1(tgt + self.dropout1(self.self_attn(q, k, self.sa_v_proj(tgt))))
         q, k, k_pos = self.ca_qcontent_proj(tgt), self.ca_kcontent_proj(memory), self.ca_kpos_proj(pos)
-        if self.first: q, k = q + self.ca_qpos_proj(query_pos), k + k_pos
+        if self.first:
+            q, k = q + self.ca_qpos_proj(query_pos), k + k_pos
         q = self._heads_cat(q, self.ca_qpos_sine_proj(query_sine))
         k = self._heads_cat(k, k_pos)
         tgt = self.norm2(tgt + self.dropout2(self.cross_attn(q, k, self.ca_v_proj(memory), mem_pad)))
@@ -108,31 +136,44 @@ class DecoderLayer(nn.Module):
 # %% ../../nbs/model/03_transformer.ipynb #1c13c95d
 class AnchorDecoder(nn.Module):
     "DAB decoder: returns hs `(N_dec, B, Nq, d)` (each normed) and the anchors fed into each layer `(N_dec, B, Nq, 2)`."
-    def __init__(self, n_layers:int, d:int, nheads:int, d_ff:int, dropout:float=0.1, activation:str="prelu", use_sdpa:bool=False):
+
+    def __init__(
+        self,
+        n_layers: int,
+        d: int,
+        nheads: int,
+        d_ff: int,
+        dropout: float = 0.1,
+        activation: str = "prelu",
+        use_sdpa: bool = False,
+    ):
         super().__init__()
-        self.layers = nn.ModuleList(DecoderLayer(d, nheads, d_ff, dropout, activation, first=i == 0, use_sdpa=use_sdpa)
-                                    for i in range(n_layers))
+        self.layers = nn.ModuleList(
+            DecoderLayer(d, nheads, d_ff, dropout, activation, first=i == 0, use_sdpa=use_sdpa) for i in range(n_layers)
+        )
         self.norm = nn.LayerNorm(d)
-        self.query_scale = MLP(d, d, d, 2)       # conditional query scaling ('cond_elewise')
-        self.ref_point_head = MLP(d, d, d, 2)    # sine(anchor) -> positional query
-        self.bbox_embed = MLP(d, d, 2, 3)        # anchor refinement (logit space)
-        self.ref_anchor_head = MLP(d, d, 1, 2)   # width modulation
+        self.query_scale = MLP(d, d, d, 2)  # conditional query scaling ('cond_elewise')
+        self.ref_point_head = MLP(d, d, d, 2)  # sine(anchor) -> positional query
+        self.bbox_embed = MLP(d, d, 2, 3)  # anchor refinement (logit space)
+        self.ref_anchor_head = MLP(d, d, 1, 2)  # width modulation
         self.d = d
 
     def forward(self, memory, pos, mem_pad, anchors_logit):
         "memory/pos (B,Lv,d), mem_pad (B,Lv) True = padding, anchors_logit (Nq, 2) before sigmoid."
         B = memory.shape[0]
-        ref = anchors_logit.sigmoid()[None].expand(B, -1, -1)      # (B, Nq, 2)
+        ref = anchors_logit.sigmoid()[None].expand(B, -1, -1)  # (B, Nq, 2)
         out = memory.new_zeros(B, ref.shape[1], self.d)
         refs, hs = [ref], []
         for i, layer in enumerate(self.layers):
-            sine = anchor_sine(ref, self.d)                           # (B, Nq, d)
+            sine = anchor_sine(ref, self.d)  # (B, Nq, d)
             query_pos = self.ref_point_head(sine)
-            if i > 0: sine = sine * self.query_scale(out)
+            if i > 0:
+                sine = sine * self.query_scale(out)
             sine = sine * (self.ref_anchor_head(out).sigmoid()[..., 0] / ref[..., 1])[..., None]
             out = layer(out, memory, mem_pad, pos, query_pos, sine)
             new = (self.bbox_embed(out) + inverse_sigmoid(ref)).sigmoid()
-            if i < len(self.layers) - 1: refs.append(new)
+            if i < len(self.layers) - 1:
+                refs.append(new)
             ref = new.detach()
             hs.append(self.norm(out))
         return torch.stack(hs), torch.stack(refs)
@@ -140,25 +181,54 @@ class AnchorDecoder(nn.Module):
 # %% ../../nbs/model/03_transformer.ipynb #bf7aaa1a
 class VLTransformer(nn.Module):
     "Bi-CMF -> [global; video] encoder -> anchor decoder. Returns hs, anchors, clip memory `(B,Lv,d)`, global memory `(B,d)`."
-    def __init__(self, d:int=256, nheads:int=8, d_ff:int=1024, bicmf_layers:int=1, enc_layers:int=3, dec_layers:int=3,
-                 dropout:float=0.1, activation:str="prelu", mask_order_quirk:bool=True, ffn_no_residual:bool=True,
-                 use_sdpa:bool=False):
+
+    def __init__(
+        self,
+        d: int = 256,
+        nheads: int = 8,
+        d_ff: int = 1024,
+        bicmf_layers: int = 1,
+        enc_layers: int = 3,
+        dec_layers: int = 3,
+        dropout: float = 0.1,
+        activation: str = "prelu",
+        mask_order_quirk: bool = True,
+        ffn_no_residual: bool = True,
+        use_sdpa: bool = False,
+    ):
         super().__init__()
-        self.t2v_encoder = BiCMF(bicmf_layers, d, nheads, d_ff, dropout, activation, mask_order_quirk, ffn_no_residual, use_sdpa)
+        self.t2v_encoder = BiCMF(
+            bicmf_layers, d, nheads, d_ff, dropout, activation, mask_order_quirk, ffn_no_residual, use_sdpa
+        )
         self.encoder = Encoder(enc_layers, d, nheads, d_ff, dropout, activation, use_sdpa)
         self.decoder = AnchorDecoder(dec_layers, d, nheads, d_ff, dropout, activation, use_sdpa)
         for p in self.parameters():
-            if p.dim() > 1: nn.init.xavier_uniform_(p)
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
 
-    def forward(self, vid, txt, vid_mask, txt_mask, pos_vid, pos_txt, token, token_pos, anchors_logit, run_decoder:bool=True,
-                groups:int=1, n_decode:int|None=None):
+    def forward(
+        self,
+        vid,
+        txt,
+        vid_mask,
+        txt_mask,
+        pos_vid,
+        pos_txt,
+        token,
+        token_pos,
+        anchors_logit,
+        run_decoder: bool = True,
+        groups: int = 1,
+        n_decode: int | None = None,
+    ):
         "vid (B,Lv,d), txt (B,Lt,d), masks (B,L) 1 = valid, positions like their features, token/token_pos (d,), anchors (Nq,2)."
         vid_pad, txt_pad = vid_mask == 0, txt_mask == 0
         vid = self.t2v_encoder(vid, txt, pos_vid, pos_txt, vid_pad, txt_pad, groups)
         x, m, pos = prepend_global(vid, vid_mask, pos_vid, token, token_pos)
         mem = self.encoder(x, pos, m == 0)
         mem_global, mem_local = mem[:, 0], mem[:, 1:]
-        if not run_decoder: return None, None, mem_local, mem_global
-        n = mem_local.shape[0] if n_decode is None else n_decode       # decode only the first n samples
+        if not run_decoder:
+            return None, None, mem_local, mem_global
+        n = mem_local.shape[0] if n_decode is None else n_decode  # decode only the first n samples
         hs, refs = self.decoder(mem_local[:n], pos_vid[:n], vid_pad[:n], anchors_logit)
         return hs, refs, mem_local, mem_global

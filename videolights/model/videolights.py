@@ -11,7 +11,14 @@ from torch import nn
 from ..core.config import VideoLightsConfig
 from ..core.errors import VideoLightsError, ConfigError
 from .fra import FeatureRefinement
-from .layers import input_projection, MLP, sine_position, LearnedPosition, TextPosition, inverse_sigmoid
+from videolights.model.layers import (
+    input_projection,
+    MLP,
+    sine_position,
+    LearnedPosition,
+    TextPosition,
+    inverse_sigmoid,
+)
 from .transformer import VLTransformer
 
 # %% auto #0
@@ -20,18 +27,21 @@ __all__ = ['top_moment_clips', 'gather_clips', 'MomentToSaliency', 'VideoLights'
 # %% ../../nbs/model/04_videolights.ipynb #c0006
 def _slice_bounds(start, end, n):
     "Python `slice(start, end)` on a length-`n` sequence, elementwise on long tensors -> (first index, length)."
-    s = torch.where(start < 0, start + n, start).clamp(min=0); s = torch.minimum(s, n)
-    e = torch.where(end < 0, end + n, end).clamp(min=0); e = torch.minimum(e, n)
+    s = torch.where(start < 0, start + n, start).clamp(min=0)
+    s = torch.minimum(s, n)
+    e = torch.where(end < 0, end + n, end).clamp(min=0)
+    e = torch.minimum(e, n)
     return s, (e - s).clamp(min=0)
 
-def top_moment_clips(pred_logits, pred_spans, vid_mask, clip_len:float=2., padded_len:bool=True):
+
+def top_moment_clips(pred_logits, pred_spans, vid_mask, clip_len: float = 2.0, padded_len: bool = True):
     "First clip and number of clips `(B,), (B,)` of the top-1 (foreground) moment, as the original's slice would take them."
     B, L = vid_mask.shape
-    top = torch.sort(pred_logits.softmax(-1)[..., 0], dim=-1, descending=True)[1][:, 0]     # (B,)
-    cxw = pred_spans[torch.arange(B, device=top.device), top]                                # (B, 2)
+    top = torch.sort(pred_logits.softmax(-1)[..., 0], dim=-1, descending=True)[1][:, 0]  # (B,)
+    cxw = pred_spans[torch.arange(B, device=top.device), top]  # (B, 2)
     xx = torch.stack([cxw[:, 0] - 0.5 * cxw[:, 1], cxw[:, 0] + 0.5 * cxw[:, 1]], -1)
     if padded_len:
-        idx = torch.floor(xx * (L * clip_len) / clip_len).long()                            # (B, 2)
+        idx = torch.floor(xx * (L * clip_len) / clip_len).long()  # (B, 2)
         n = torch.full((B,), L, dtype=torch.long, device=xx.device)
         return _slice_bounds(idx[:, 0], idx[:, 1] + 1, n)
     n = vid_mask.sum(1).long()
@@ -40,10 +50,11 @@ def top_moment_clips(pred_logits, pred_spans, vid_mask, clip_len:float=2., padde
     ed = torch.maximum(torch.minimum(idx[:, 1], n - 1), st)
     return st, ed - st + 1
 
+
 def gather_clips(x, start, length):
     "Rows `x[b, start_b : start_b + length_b]` of `(B, L, d)`, zero-padded at the end to `(B, L, d)`."
     B, L, d = x.shape
-    j = torch.arange(L, device=x.device)[None]                                              # (1, L)
+    j = torch.arange(L, device=x.device)[None]  # (1, L)
     idx = (start[:, None] + j).clamp(max=L - 1)
     out = torch.gather(x, 1, idx[..., None].expand(B, L, d))
     return out * (j < length[:, None])[..., None].to(x.dtype)
@@ -51,32 +62,46 @@ def gather_clips(x, start, length):
 # %% ../../nbs/model/04_videolights.ipynb #c0009
 class MomentToSaliency(nn.Module):
     "MR->HD: GRU summary `g` of the top-1 moment re-weights the clip memory; returns `saliency_scores_mr` `(B, Lv)`."
-    def __init__(self, d:int, clip_len:float=2., padded_len:bool=True):
+
+    def __init__(self, d: int, clip_len: float = 2.0, padded_len: bool = True):
         super().__init__()
         self.gru = nn.GRU(d, d, num_layers=1, batch_first=True)
         self.clip_len, self.padded_len = clip_len, padded_len
 
     def forward(self, vid0, vid_mask, memory, pred_logits, pred_spans, proj):
         st, n = top_moment_clips(pred_logits, pred_spans, vid_mask, self.clip_len, self.padded_len)
-        g = self.gru(gather_clips(vid0, st, n))[1][-1]                 # (B, d) last hidden state
-        w = (g[:, None] @ vid0.transpose(1, 2)).squeeze(1)              # (B, Lv), unnormalised
+        g = self.gru(gather_clips(vid0, st, n))[1][-1]  # (B, d) last hidden state
+        w = (g[:, None] @ vid0.transpose(1, 2)).squeeze(1)  # (B, Lv), unnormalised
         memory = memory * w[..., None] + memory
         return proj(memory).sum(-1) / math.sqrt(memory.shape[-1])
 
 # %% ../../nbs/model/04_videolights.ipynb #c0011
 class VideoLights(nn.Module):
     "VideoLights (Paul et al. 2024): joint moment retrieval and highlight detection. Build with `build_model(cfg)`."
-    def __init__(self, cfg:VideoLightsConfig):
+
+    def __init__(self, cfg: VideoLightsConfig):
         super().__init__()
         m, self.cfg = cfg.model, cfg
         d, self.hidden_dim = m.hidden_dim, m.hidden_dim
-        self.transformer = VLTransformer(d, m.nheads, m.dim_feedforward, m.bicmf_layers, m.enc_layers, m.dec_layers,
-                                         m.dropout, m.activation, m.quirk_bicmf_mask_order, m.quirk_bicmf_ffn_no_residual, m.use_sdpa)
-        if m.position_embedding == "learned": self.vid_position_embed = LearnedPosition(cfg.data.max_v_l, d)
-        self.txt_position_embed = TextPosition(cfg.data.max_q_l, d, m.input_dropout)   # used only with model.use_txt_pos
+        self.transformer = VLTransformer(
+            d,
+            m.nheads,
+            m.dim_feedforward,
+            m.bicmf_layers,
+            m.enc_layers,
+            m.dec_layers,
+            m.dropout,
+            m.activation,
+            m.quirk_bicmf_mask_order,
+            m.quirk_bicmf_ffn_no_residual,
+            m.use_sdpa,
+        )
+        if m.position_embedding == "learned":
+            self.vid_position_embed = LearnedPosition(cfg.data.max_v_l, d)
+        self.txt_position_embed = TextPosition(cfg.data.max_q_l, d, m.input_dropout)  # used only with model.use_txt_pos
         self.span_embed = MLP(d, d, 2, 3)
-        self.class_embed = nn.Linear(d, 2)                    # index 0 = foreground, 1 = background
-        self.query_embed = nn.Embedding(m.num_queries, 2)     # learnable anchors (center, width) before sigmoid
+        self.class_embed = nn.Linear(d, 2)  # index 0 = foreground, 1 = background
+        self.query_embed = nn.Embedding(m.num_queries, 2)  # learnable anchors (center, width) before sigmoid
         self.input_txt_proj = input_projection(cfg.t_feat_dim, d, m.n_input_proj, m.input_dropout, m.proj_kind)
         self.input_vid_proj = input_projection(cfg.v_feat_dim, d, m.n_input_proj, m.input_dropout, m.proj_kind)
         self.contrastive = cfg.loss.contrastive_align_loss
@@ -84,7 +109,8 @@ class VideoLights(nn.Module):
             self.contrastive_align_projection_query = nn.Linear(d, m.contrastive_hdim)
             self.contrastive_align_projection_txt = nn.Linear(d, m.contrastive_hdim)
             self.contrastive_align_projection_vid = nn.Linear(d, m.contrastive_hdim)
-        if m.fra: self.feature_refinement = FeatureRefinement(d, m.fra_dropout, m.quirk_fra_denormal_mask)
+        if m.fra:
+            self.feature_refinement = FeatureRefinement(d, m.fra_dropout, m.quirk_fra_denormal_mask)
         self.saliency_proj1, self.saliency_proj2 = nn.Linear(d, d), nn.Linear(d, d)
         self.global_rep_token = nn.Parameter(torch.randn(d))
         self.global_rep_pos = nn.Parameter(torch.randn(d))
@@ -93,55 +119,84 @@ class VideoLights(nn.Module):
             self.saliency_proj_mr = nn.Linear(d, d)
 
 # %% ../../nbs/model/04_videolights.ipynb #c0013
-def _check_inputs(self:VideoLights, src_txt, src_txt_mask, src_vid, src_vid_mask):
+def _check_inputs(self: VideoLights, src_txt, src_txt_mask, src_vid, src_vid_mask):
     "Raise `VideoLightsError` for inputs that do not fit the config or each other."
     ev, et = self.cfg.v_feat_dim, self.cfg.t_feat_dim
     if src_vid.dim() != 3 or src_vid.shape[-1] != ev:
-        raise VideoLightsError(f"src_vid has shape {tuple(src_vid.shape)}, expected (B, Lv, {ev}) for this config "
-                               f"(data.video_blocks {self.cfg.data.video_blocks}, use_tef={self.cfg.data.use_tef})")
+        raise VideoLightsError(
+            f"src_vid has shape {tuple(src_vid.shape)}, expected (B, Lv, {ev}) for this config "
+            f"(data.video_blocks {self.cfg.data.video_blocks}, use_tef={self.cfg.data.use_tef})"
+        )
     if src_txt.dim() != 3 or src_txt.shape[-1] != et:
-        raise VideoLightsError(f"src_txt has shape {tuple(src_txt.shape)}, expected (B, Lt, {et}) for this config "
-                               f"(data.text_blocks {self.cfg.data.text_blocks})")
+        raise VideoLightsError(
+            f"src_txt has shape {tuple(src_txt.shape)}, expected (B, Lt, {et}) for this config "
+            f"(data.text_blocks {self.cfg.data.text_blocks})"
+        )
     if tuple(src_vid_mask.shape) != tuple(src_vid.shape[:2]):
-        raise VideoLightsError(f"src_vid_mask has shape {tuple(src_vid_mask.shape)}, expected {tuple(src_vid.shape[:2])} (B, Lv of src_vid)")
+        raise VideoLightsError(
+            f"src_vid_mask has shape {tuple(src_vid_mask.shape)}, expected {tuple(src_vid.shape[:2])} (B, Lv of src_vid)"
+        )
     if tuple(src_txt_mask.shape) != tuple(src_txt.shape[:2]):
-        raise VideoLightsError(f"src_txt_mask has shape {tuple(src_txt_mask.shape)}, expected {tuple(src_txt.shape[:2])} (B, Lt of src_txt)")
+        raise VideoLightsError(
+            f"src_txt_mask has shape {tuple(src_txt_mask.shape)}, expected {tuple(src_txt.shape[:2])} (B, Lt of src_txt)"
+        )
     if src_txt.shape[0] != src_vid.shape[0]:
         raise VideoLightsError(f"batch sizes differ: src_txt {tuple(src_txt.shape)} vs src_vid {tuple(src_vid.shape)}")
-    if src_txt.shape[1] == 0: raise VideoLightsError(f"empty query: src_txt has shape {tuple(src_txt.shape)}, expected Lt >= 1")
-    if src_vid.shape[1] == 0: raise VideoLightsError(f"empty video: src_vid has shape {tuple(src_vid.shape)}, expected Lv >= 1")
-    bad = torch.stack([src_txt_mask.sum(1) == 0, src_vid_mask.sum(1) == 0]).cpu()   # one host sync
+    if src_txt.shape[1] == 0:
+        raise VideoLightsError(f"empty query: src_txt has shape {tuple(src_txt.shape)}, expected Lt >= 1")
+    if src_vid.shape[1] == 0:
+        raise VideoLightsError(f"empty video: src_vid has shape {tuple(src_vid.shape)}, expected Lv >= 1")
+    bad = torch.stack([src_txt_mask.sum(1) == 0, src_vid_mask.sum(1) == 0]).cpu()  # one host sync
     if bad.any():
         rows_t, rows_v = bad[0].nonzero().flatten().tolist(), bad[1].nonzero().flatten().tolist()
-        what = ([f"empty query (all-padding src_txt_mask) at batch rows {rows_t}"] if rows_t else []) + \
-               ([f"all-padding video (src_vid_mask all 0) at batch rows {rows_v}"] if rows_v else [])
-        raise VideoLightsError("; ".join(what) + f"; masks have shapes {tuple(src_txt_mask.shape)} and {tuple(src_vid_mask.shape)}, "
-                               "every row needs at least one valid (1) entry")
+        what = ([f"empty query (all-padding src_txt_mask) at batch rows {rows_t}"] if rows_t else []) + (
+            [f"all-padding video (src_vid_mask all 0) at batch rows {rows_v}"] if rows_v else []
+        )
+        raise VideoLightsError(
+            "; ".join(what) + f"; masks have shapes {tuple(src_txt_mask.shape)} and {tuple(src_vid_mask.shape)}, "
+            "every row needs at least one valid (1) entry"
+        )
+
+
 VideoLights._check_inputs = _check_inputs
 
 # %% ../../nbs/model/04_videolights.ipynb #c0015
-def _saliency(self:VideoLights, mem, mem_global):
+def _saliency(self: VideoLights, mem, mem_global):
     "Clip saliency `(B, Lv)`: scaled dot product of projected clip memory with the projected global memory."
     return (self.saliency_proj1(mem) * self.saliency_proj2(mem_global)[:, None]).sum(-1) / math.sqrt(self.hidden_dim)
 
-def _forward(self:VideoLights, src_txt, src_txt_mask, src_vid, src_vid_mask):
+
+def _forward(self: VideoLights, src_txt, src_txt_mask, src_vid, src_vid_mask):
     "Inputs `(B,Lt,Dt), (B,Lt), (B,Lv,Dv), (B,Lv)` (masks 1 = valid) -> the output dict (see the table above)."
     self._check_inputs(src_txt, src_txt_mask, src_vid, src_vid_mask)
     m = self.cfg.model
-    vid0, txt = self.input_vid_proj(src_vid), self.input_txt_proj(src_txt)           # (B, Lv, d), (B, Lt, d)
+    vid0, txt = self.input_vid_proj(src_vid), self.input_txt_proj(src_txt)  # (B, Lv, d), (B, Lt, d)
     vid = self.feature_refinement(vid0, txt, src_vid_mask, src_txt_mask) if m.fra else vid0
-    pos_vid = self.vid_position_embed(src_vid_mask) if m.position_embedding == "learned" else sine_position(src_vid_mask, self.hidden_dim)
+    pos_vid = (
+        self.vid_position_embed(src_vid_mask)
+        if m.position_embedding == "learned"
+        else sine_position(src_vid_mask, self.hidden_dim)
+    )
     pos_txt = self.txt_position_embed(txt) if m.use_txt_pos else torch.zeros_like(txt)
     common = (pos_vid, pos_txt, self.global_rep_token, self.global_rep_pos, self.query_embed.weight)
-    if m.batched_neg_pass:   # positive and rolled-text negative pairs as one batch of 2B (decoder on the first B)
+    if m.batched_neg_pass:  # positive and rolled-text negative pairs as one batch of 2B (decoder on the first B)
         B, two = vid.shape[0], lambda a, b: torch.cat([a, b])
-        hs, refs, mem2, mem_g2 = self.transformer(two(vid, vid), two(txt, txt.roll(-1, 0)), two(src_vid_mask, src_vid_mask),
-                                                  two(src_txt_mask, src_txt_mask.roll(-1, 0)), two(pos_vid, pos_vid),
-                                                  two(pos_txt, pos_txt), *common[2:], groups=2, n_decode=B)
+        hs, refs, mem2, mem_g2 = self.transformer(
+            two(vid, vid),
+            two(txt, txt.roll(-1, 0)),
+            two(src_vid_mask, src_vid_mask),
+            two(src_txt_mask, src_txt_mask.roll(-1, 0)),
+            two(pos_vid, pos_vid),
+            two(pos_txt, pos_txt),
+            *common[2:],
+            groups=2,
+            n_decode=B,
+        )
         mem, mem_neg_b, mem_g, mem_g_neg_b = mem2[:B], mem2[B:], mem_g2[:B], mem_g2[B:]
-    else: hs, refs, mem, mem_g = self.transformer(vid, txt, src_vid_mask, src_txt_mask, *common)
-    logits = self.class_embed(hs)                                                   # (N_dec, B, Nq, 2)
-    spans = (self.span_embed(hs) + inverse_sigmoid(refs)).sigmoid()                 # (N_dec, B, Nq, 2)
+    else:
+        hs, refs, mem, mem_g = self.transformer(vid, txt, src_vid_mask, src_txt_mask, *common)
+    logits = self.class_embed(hs)  # (N_dec, B, Nq, 2)
+    spans = (self.span_embed(hs) + inverse_sigmoid(refs)).sigmoid()  # (N_dec, B, Nq, 2)
     out = {"pred_logits": logits[-1], "pred_spans": spans[-1]}
     if self.contrastive:
         pq = F.normalize(self.contrastive_align_projection_query(hs), p=2, dim=-1)
@@ -150,23 +205,33 @@ def _forward(self:VideoLights, src_txt, src_txt_mask, src_vid, src_vid_mask):
         out.update(proj_queries=pq[-1], proj_txt_mem=pt, proj_vid_mem=pv)
     # negative pairs: the text of the next sample, the same (refined) video and positions
     txt_neg, mask_neg = txt.roll(-1, 0), src_txt_mask.roll(-1, 0)
-    if m.batched_neg_pass: mem_neg, mem_g_neg = mem_neg_b, mem_g_neg_b
-    else: _, _, mem_neg, mem_g_neg = self.transformer(vid, txt_neg, src_vid_mask, mask_neg, *common, run_decoder=m.quirk_neg_full_decoder)
+    if m.batched_neg_pass:
+        mem_neg, mem_g_neg = mem_neg_b, mem_g_neg_b
+    else:
+        _, _, mem_neg, mem_g_neg = self.transformer(
+            vid, txt_neg, src_vid_mask, mask_neg, *common, run_decoder=m.quirk_neg_full_decoder
+        )
     out["saliency_scores"] = self._saliency(mem, mem_g)
     out["saliency_scores_neg"] = self._saliency(mem_neg, mem_g_neg)
-    if m.mr2hd: out["saliency_scores_mr"] = self.mr2hd(vid0, src_vid_mask, mem, logits[-1], spans[-1], self.saliency_proj_mr)
+    if m.mr2hd:
+        out["saliency_scores_mr"] = self.mr2hd(vid0, src_vid_mask, mem, logits[-1], spans[-1], self.saliency_proj_mr)
     out.update(video_mask=src_vid_mask, src_txt=txt, src_vid=vid)
     if m.aux_loss:
         out["aux_outputs"] = [{"pred_logits": a, "pred_spans": b} for a, b in zip(logits[:-1], spans[:-1])]
         if self.contrastive:
-            for aux, q in zip(out["aux_outputs"], pq[:-1]): aux.update(proj_queries=q, proj_txt_mem=pt, proj_vid_mem=pv)
+            for aux, q in zip(out["aux_outputs"], pq[:-1]):
+                aux.update(proj_queries=q, proj_txt_mem=pt, proj_vid_mem=pv)
     return out
+
 
 VideoLights._saliency, VideoLights.forward = _saliency, _forward
 
 # %% ../../nbs/model/04_videolights.ipynb #c0016
-def build_model(cfg:VideoLightsConfig) -> VideoLights:
+def build_model(cfg: VideoLightsConfig) -> VideoLights:
     "The VideoLights model for `cfg` (parameters initialised from the current torch RNG: seed before calling)."
     m = cfg.model
-    if m.pre_norm: raise ConfigError("model.pre_norm=True is not supported (the original's pre-norm path is unused and broken); use false")
+    if m.pre_norm:
+        raise ConfigError(
+            "model.pre_norm=True is not supported (the original's pre-norm path is unused and broken); use false"
+        )
     return VideoLights(cfg)

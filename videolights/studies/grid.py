@@ -16,12 +16,15 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'COMPONENTS', 'STUDIES_DIR', 'NB_DIR', 'GRID_DIR', 'DEFAULT_METRICS', 'GRID_KEYS', 'ARM_KEYS',
-           'RESERVED_PARAMS', 'component_overrides', 'drop_blocks', 'find_notebook', 'find_grid', 'notebook_parameters',
-           'Grid', 'load_grid', 'Run', 'run_id', 'expand', 'run_dir']
+           'RESERVED_PARAMS', 'component_overrides', 'drop_blocks', 'find_notebook', 'find_grid',
+           'notebook_parameters', 'Grid', 'load_grid', 'Run', 'run_id', 'expand', 'run_dir']
 
 # %% ../../nbs/studies/00_grid.ipynb #c0006
 def _quirk_names(cls, sec):
-    return {f.name: (f"fix {sec}.{f.name}", [f"{sec}.{f.name}=false"]) for f in fields(cls) if f.name.startswith("quirk_")}
+    return {
+        f.name: (f"fix {sec}.{f.name}", [f"{sec}.{f.name}=false"]) for f in fields(cls) if f.name.startswith("quirk_")
+    }
+
 
 COMPONENTS = {
     "fra": ("Feature Refinement & Alignment", ["model.fra=false", "model.input_proj=conv"]),
@@ -30,14 +33,20 @@ COMPONENTS = {
     "hard_pos_neg": ("adaptive hard positive/negative losses", ["loss.hard_pos_neg=false"]),
     "align_loss": ("FRA alignment loss", ["loss.align_loss=false"]),
     "conv_proj": ("convolutional input projection (linear instead)", ["model.input_proj=linear"]),
-    **_quirk_names(ModelConfig, "model"), **_quirk_names(LossConfig, "loss"),
+    **_quirk_names(ModelConfig, "model"),
+    **_quirk_names(LossConfig, "loss"),
 }
-COMPONENTS["quirks"] = ("all quirks of the original fixed", [o for k, (_, ov) in COMPONENTS.items() if k.startswith("quirk_") for o in ov])
+COMPONENTS["quirks"] = (
+    "all quirks of the original fixed",
+    [o for k, (_, ov) in COMPONENTS.items() if k.startswith("quirk_") for o in ov],
+)
+
 
 def component_overrides(names) -> list:
     "Config overrides that remove the named components; unknown names raise `VideoLightsError` listing the valid ones."
     bad = [n for n in names if n not in COMPONENTS]
-    if bad: raise VideoLightsError(f"unknown component(s) {bad}; valid components: {', '.join(COMPONENTS)}")
+    if bad:
+        raise VideoLightsError(f"unknown component(s) {bad}; valid components: {', '.join(COMPONENTS)}")
     return [o for n in names for o in COMPONENTS[n][1]]
 
 # %% ../../nbs/studies/00_grid.ipynb #c0010
@@ -45,12 +54,16 @@ def drop_blocks(cfg: VideoLightsConfig, video=(), text=()) -> list:
     "Overrides that keep all feature blocks of `cfg` except the named `video` and `text` ones."
     out = []
     for sec, names in (("video_blocks", video), ("text_blocks", text)):
-        if not names: continue
-        blocks = getattr(cfg.data, sec); valid = [b[0] for b in blocks]
+        if not names:
+            continue
+        blocks = getattr(cfg.data, sec)
+        valid = [b[0] for b in blocks]
         bad = [n for n in names if n not in valid]
-        if bad: raise VideoLightsError(f"unknown {sec[:-7]} block(s) {bad} in drop; valid: {valid}")
+        if bad:
+            raise VideoLightsError(f"unknown {sec[:-7]} block(s) {bad} in drop; valid: {valid}")
         keep = [list(b) for b in blocks if b[0] not in names]
-        if not keep: raise VideoLightsError(f"dropping {list(names)} leaves no {sec[:-7]} block; keep at least one of {valid}")
+        if not keep:
+            raise VideoLightsError(f"dropping {list(names)} leaves no {sec[:-7]} block; keep at least one of {valid}")
         out.append(f"data.{sec}={json.dumps(keep)}")
     return out
 
@@ -59,42 +72,65 @@ STUDIES_DIR = Path(videolights.__file__).resolve().parent / "studies"  # ablatio
 NB_DIR = STUDIES_DIR / "notebooks"
 GRID_DIR = STUDIES_DIR / "grids"
 
+
 def find_notebook(name) -> Path:
     "Path of an ablation notebook: as given, or shipped in `videolights/studies/notebooks/`."
     for p in (Path(name), NB_DIR / name, NB_DIR / f"{name}.ipynb"):
-        if p.is_file(): return p.resolve()
+        if p.is_file():
+            return p.resolve()
     have = sorted(p.name for p in NB_DIR.glob("*.ipynb")) if NB_DIR.is_dir() else []
     raise VideoLightsError(f"ablation notebook {name!r} not found (looked in . and {NB_DIR}); available: {have}")
+
 
 def find_grid(name) -> Path:
     "Path of a grid YAML: as given, or a grid shipped in `videolights/studies/grids/` by name (`component`, `ci`, ...)."
     for p in (Path(name), GRID_DIR / name, GRID_DIR / f"{name}.yaml"):
-        if p.is_file(): return p
+        if p.is_file():
+            return p
     have = sorted(p.stem for p in GRID_DIR.glob("*.yaml"))
     raise VideoLightsError(f"grid file {name} not found; give a path or one of the shipped grids: {have}")
+
 
 def notebook_parameters(path) -> dict:
     "Names and default values of the `parameters`-tagged cell of the notebook at `path`."
     nb = json.loads(Path(path).read_text())
     cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if len(cells) != 1: raise VideoLightsError(f"{path} must have exactly one cell tagged 'parameters' (found {len(cells)})")
+    if len(cells) != 1:
+        raise VideoLightsError(f"{path} must have exactly one cell tagged 'parameters' (found {len(cells)})")
     out = {}
     for node in ast.parse("".join(cells[0]["source"])).body:
         if isinstance(node, ast.Assign):
             for t in node.targets:
-                if isinstance(t, ast.Name): out[t.id] = ast.literal_eval(node.value)
+                if isinstance(t, ast.Name):
+                    out[t.id] = ast.literal_eval(node.value)
     return out
 
 # %% ../../nbs/studies/00_grid.ipynb #c0017
 DEFAULT_METRICS = ("MR-full-R1@0.5", "MR-full-R1@0.7", "MR-full-mAP", "HL-min-VeryGood-mAP", "HL-min-VeryGood-Hit1")
-GRID_KEYS = ("study", "title", "description", "notebook", "preset", "dataset", "seeds", "base", "params", "arms",
-             "sweep", "baseline", "metrics", "select")
+GRID_KEYS = (
+    "study",
+    "title",
+    "description",
+    "notebook",
+    "preset",
+    "dataset",
+    "seeds",
+    "base",
+    "params",
+    "arms",
+    "sweep",
+    "baseline",
+    "metrics",
+    "select",
+)
 ARM_KEYS = ("remove", "drop", "overrides", "params")
 RESERVED_PARAMS = ("preset", "overrides", "config", "seed", "dataset_path", "out_dir")  # set by the runner
+
 
 @dataclass
 class Grid:
     "A validated ablation grid."
+
     study: str  # report folder under reports/
     notebook: Path  # the notebook every run executes
     arms: dict  # name -> {"overrides": [...], "params": {...}, "remove": [...]}
@@ -115,73 +151,113 @@ class Grid:
 
 # %% ../../nbs/studies/00_grid.ipynb #c0018
 def _seeds(v, where):
-    if isinstance(v, bool) or v is None: raise VideoLightsError(f"{where}: seeds must be a positive number or a list of ints")
+    if isinstance(v, bool) or v is None:
+        raise VideoLightsError(f"{where}: seeds must be a positive number or a list of ints")
     if isinstance(v, int):
-        if v < 1: raise VideoLightsError(f"{where}: seeds={v} must be >= 1")
+        if v < 1:
+            raise VideoLightsError(f"{where}: seeds={v} must be >= 1")
         return list(range(v))
-    if isinstance(v, list) and v and all(isinstance(s, int) and not isinstance(s, bool) for s in v): return list(v)
+    if isinstance(v, list) and v and all(isinstance(s, int) and not isinstance(s, bool) for s in v):
+        return list(v)
     raise VideoLightsError(f"{where}: seeds={v!r} must be a positive number or a list of ints")
+
 
 def _arms(d, base_cfg, where) -> dict:
     arms = {}
     for name, spec in (d.get("arms") or {}).items():
         spec = spec or {}
-        if not isinstance(spec, dict): raise VideoLightsError(f"{where}: arm {name!r} must be a mapping with keys {ARM_KEYS}")
+        if not isinstance(spec, dict):
+            raise VideoLightsError(f"{where}: arm {name!r} must be a mapping with keys {ARM_KEYS}")
         bad = sorted(set(spec) - set(ARM_KEYS))
-        if bad: raise VideoLightsError(f"{where}: arm {name!r} has unknown key(s) {bad}; valid: {list(ARM_KEYS)}")
+        if bad:
+            raise VideoLightsError(f"{where}: arm {name!r} has unknown key(s) {bad}; valid: {list(ARM_KEYS)}")
         drop = spec.get("drop") or {}
-        if set(drop) - {"video", "text"}: raise VideoLightsError(f"{where}: arm {name!r}: drop takes keys video, text")
-        ov = component_overrides(spec.get("remove") or []) + drop_blocks(base_cfg, drop.get("video", ()), drop.get("text", ()))
-        arms[str(name)] = {"overrides": ov + [str(o) for o in spec.get("overrides") or []],
-                           "params": dict(spec.get("params") or {}), "remove": list(spec.get("remove") or [])}
+        if set(drop) - {"video", "text"}:
+            raise VideoLightsError(f"{where}: arm {name!r}: drop takes keys video, text")
+        ov = component_overrides(spec.get("remove") or []) + drop_blocks(
+            base_cfg, drop.get("video", ()), drop.get("text", ())
+        )
+        arms[str(name)] = {
+            "overrides": ov + [str(o) for o in spec.get("overrides") or []],
+            "params": dict(spec.get("params") or {}),
+            "remove": list(spec.get("remove") or []),
+        }
     for key, values in (d.get("sweep") or {}).items():
-        for v in values: arms[f"{key}={v}"] = {"overrides": [f"{key}={json.dumps(v)}"], "params": {}, "remove": []}
-    if not arms: raise VideoLightsError(f"{where}: the grid has no arms (give `arms:` or `sweep:`)")
+        for v in values:
+            arms[f"{key}={v}"] = {"overrides": [f"{key}={json.dumps(v)}"], "params": {}, "remove": []}
+    if not arms:
+        raise VideoLightsError(f"{where}: the grid has no arms (give `arms:` or `sweep:`)")
     return arms
 
 # %% ../../nbs/studies/00_grid.ipynb #c0019
 def load_grid(path, seeds=None, dataset=None) -> Grid:
     "Read and validate a grid YAML (`seeds`, `dataset` override the file); raises `VideoLightsError` before anything runs."
     path = find_grid(path)
-    try: d = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e: raise VideoLightsError(f"grid file {path} is not valid YAML ({e})") from None
-    if not isinstance(d, dict): raise VideoLightsError(f"grid file {path} must be a mapping with keys {list(GRID_KEYS)}")
+    try:
+        d = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise VideoLightsError(f"grid file {path} is not valid YAML ({e})") from None
+    if not isinstance(d, dict):
+        raise VideoLightsError(f"grid file {path} must be a mapping with keys {list(GRID_KEYS)}")
     bad = sorted(set(d) - set(GRID_KEYS))
-    if bad: raise VideoLightsError(f"{path}: unknown key(s) {bad}; valid: {list(GRID_KEYS)}")
+    if bad:
+        raise VideoLightsError(f"{path}: unknown key(s) {bad}; valid: {list(GRID_KEYS)}")
     for k in ("study", "notebook"):
-        if not d.get(k): raise VideoLightsError(f"{path}: `{k}` is required")
+        if not d.get(k):
+            raise VideoLightsError(f"{path}: `{k}` is required")
     preset = d.get("preset", "synthetic")
     base = [str(o) for o in d.get("base") or []]
     base_cfg = VideoLightsConfig.preset(preset, *base)
     nb = find_notebook(d["notebook"])
     arms = _arms(d, base_cfg, path)
-    for a in arms.values(): a["overrides"] = base + a["overrides"]
+    for a in arms.values():
+        a["overrides"] = base + a["overrides"]
     nb_params = notebook_parameters(nb)
     for name, a in [("params", {"params": d.get("params") or {}})] + list(arms.items()):
         bad = sorted(set(a["params"]) - set(nb_params) | set(a["params"]) & set(RESERVED_PARAMS))
         if bad:
             valid = [k for k in nb_params if k not in RESERVED_PARAMS]
-            raise VideoLightsError(f"{path}: {'arm ' + repr(name) if name != 'params' else 'params'}: unknown notebook parameter(s) {bad} "
-                                   f"for {nb.name}; valid: {valid} (config fields go in overrides)")
-    for a in arms.values(): a["params"] = {**(d.get("params") or {}), **a["params"]}
-    g = Grid(study=str(d["study"]), notebook=nb, arms=arms, seeds=_seeds(seeds if seeds is not None else d.get("seeds", 1), path),
-             preset=preset, dataset=dataset if dataset is not None else d.get("dataset"),
-             baseline=str(d.get("baseline") or next(iter(arms))), metrics=tuple(d.get("metrics") or DEFAULT_METRICS),
-             select=str(d.get("select", "last")), title=d.get("title") or d["study"], description=d.get("description") or "", source=d, path=str(path))
-    if g.select not in ("last", "best"): raise VideoLightsError(f"{path}: select={g.select!r} must be 'last' or 'best'")
-    if g.baseline not in arms: raise VideoLightsError(f"{path}: baseline {g.baseline!r} is not an arm; arms: {list(arms)}")
+            raise VideoLightsError(
+                f"{path}: {'arm ' + repr(name) if name != 'params' else 'params'}: unknown notebook parameter(s) {bad} "
+                f"for {nb.name}; valid: {valid} (config fields go in overrides)"
+            )
+    for a in arms.values():
+        a["params"] = {**(d.get("params") or {}), **a["params"]}
+    g = Grid(
+        study=str(d["study"]),
+        notebook=nb,
+        arms=arms,
+        seeds=_seeds(seeds if seeds is not None else d.get("seeds", 1), path),
+        preset=preset,
+        dataset=dataset if dataset is not None else d.get("dataset"),
+        baseline=str(d.get("baseline") or next(iter(arms))),
+        metrics=tuple(d.get("metrics") or DEFAULT_METRICS),
+        select=str(d.get("select", "last")),
+        title=d.get("title") or d["study"],
+        description=d.get("description") or "",
+        source=d,
+        path=str(path),
+    )
+    if g.select not in ("last", "best"):
+        raise VideoLightsError(f"{path}: select={g.select!r} must be 'last' or 'best'")
+    if g.baseline not in arms:
+        raise VideoLightsError(f"{path}: baseline {g.baseline!r} is not an arm; arms: {list(arms)}")
     if g.dataset is not None:
         g.dataset = str(Path(g.dataset).resolve())
-        if not Path(g.dataset).exists(): raise VideoLightsError(f"{path}: dataset {g.dataset} not found")
+        if not Path(g.dataset).exists():
+            raise VideoLightsError(f"{path}: dataset {g.dataset} not found")
     for arm in arms:
-        try: g.config(arm, g.seeds[0])
-        except VideoLightsError as e: raise VideoLightsError(f"{path}: arm {arm!r}: {e}") from None
+        try:
+            g.config(arm, g.seeds[0])
+        except VideoLightsError as e:
+            raise VideoLightsError(f"{path}: arm {arm!r}: {e}") from None
     return g
 
 # %% ../../nbs/studies/00_grid.ipynb #c0024
 @dataclass
 class Run:
     "One notebook execution: an arm of a study with one seed."
+
     study: str  # study name
     arm: str  # arm name
     seed: int  # seed
@@ -189,11 +265,16 @@ class Run:
     params: dict  # papermill parameters
     run_id: str  # hash of what determines the result
 
+
 def run_id(notebook, cfg: VideoLightsConfig, params: dict) -> str:
     "Hash (12 hex) of the notebook name, the resolved config and the notebook parameters (except `out_dir`)."
-    key = {"notebook": Path(notebook).name, "config": cfg.to_dict(),
-           "params": {k: v for k, v in params.items() if k not in ("out_dir", "overrides", "preset", "config")}}
+    key = {
+        "notebook": Path(notebook).name,
+        "config": cfg.to_dict(),
+        "params": {k: v for k, v in params.items() if k not in ("out_dir", "overrides", "preset", "config")},
+    }
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
 
 def expand(grid: Grid) -> list:
     "All runs of `grid`, seed-major (every arm with the first seed first, so a cut-short study has all arms); equal ids appear once."
@@ -201,11 +282,21 @@ def expand(grid: Grid) -> list:
     for s in grid.seeds:
         for arm, a in grid.arms.items():
             cfg = grid.config(arm, s)
-            p = {**a["params"], "preset": grid.preset, "overrides": [*a["overrides"], f"train.seed={s}"], "config": cfg.to_dict(),
-                 "seed": s, "dataset_path": grid.dataset, "out_dir": "."}
+            p = {
+                **a["params"],
+                "preset": grid.preset,
+                "overrides": [*a["overrides"], f"train.seed={s}"],
+                "config": cfg.to_dict(),
+                "seed": s,
+                "dataset_path": grid.dataset,
+                "out_dir": ".",
+            }
             r = Run(grid.study, arm, s, grid.notebook, p, run_id(grid.notebook, cfg, p))
-            if r.run_id not in seen: seen.add(r.run_id); runs.append(r)
+            if r.run_id not in seen:
+                seen.add(r.run_id)
+                runs.append(r)
     return runs
 
-def run_dir(study_dir, run: Run) -> Path: return Path(study_dir) / "runs" / run.run_id
 
+def run_dir(study_dir, run: Run) -> Path:
+    return Path(study_dir) / "runs" / run.run_id

@@ -25,18 +25,26 @@ def collect(grid: Grid, records: list, reports="reports"):
     "Long `DataFrame` (arm, seed, run_id, metric, value) of the finished runs in `records` (the evaluation `grid.select` names)."
     rows = []
     for rec in records:
-        if rec["status"] != "ok": continue
+        if rec["status"] != "ok":
+            continue
         m = json.loads((Path(reports) / grid.study / "runs" / rec["run_id"] / "metrics.json").read_text())
         sel = m.get("last_eval") if grid.select == "last" and m.get("last_eval") else m.get("metrics", m)
         for k, v in sel.items():
             if isinstance(v, (int, float)) and not isinstance(v, bool):
-                rows.append({"arm": rec["arm"], "seed": rec["seed"], "run_id": rec["run_id"], "metric": k, "value": float(v)})
+                rows.append(
+                    {"arm": rec["arm"], "seed": rec["seed"], "run_id": rec["run_id"], "metric": k, "value": float(v)}
+                )
     return pd.DataFrame(rows, columns=["arm", "seed", "run_id", "metric", "value"])
+
 
 def summarize(df, arms, baseline: str, metrics=DEFAULT_METRICS):
     "Per arm (in `arms` order) and metric: mean, std over seeds, n seeds and the difference of means to `baseline`."
     d = df[df.metric.isin(metrics)]
-    s = d.groupby(["arm", "metric"]).value.agg(mean="mean", std=lambda x: x.std(ddof=1) if len(x) > 1 else 0.0, n="count").reset_index()
+    s = (
+        d.groupby(["arm", "metric"])
+        .value.agg(mean="mean", std=lambda x: x.std(ddof=1) if len(x) > 1 else 0.0, n="count")
+        .reset_index()
+    )
     base = s[s.arm == baseline].set_index("metric")["mean"]
     s["delta"] = s.apply(lambda r: r["mean"] - base.get(r.metric, float("nan")), axis=1)
     s["arm"] = pd.Categorical(s.arm, [a for a in arms if a in set(s.arm)], ordered=True)
@@ -45,23 +53,35 @@ def summarize(df, arms, baseline: str, metrics=DEFAULT_METRICS):
 
 # %% ../../nbs/studies/02_report.ipynb #c0012
 SWITCHES = {  # column -> function of (config, notebook params) -> bool
-    "FRA": lambda c, p: c.model.fra, "Bi-CMF": lambda c, p: c.model.bicmf_layers > 0, "MR→HD": lambda c, p: c.model.mr2hd,
-    "Hard": lambda c, p: c.loss.hard_pos_neg, "Align": lambda c, p: c.loss.align_loss,
-    "Conv": lambda c, p: c.model.proj_kind == "conv", "PT": lambda c, p: bool(p.get("pretrain", False)),
+    "FRA": lambda c, p: c.model.fra,
+    "Bi-CMF": lambda c, p: c.model.bicmf_layers > 0,
+    "MR→HD": lambda c, p: c.model.mr2hd,
+    "Hard": lambda c, p: c.loss.hard_pos_neg,
+    "Align": lambda c, p: c.loss.align_loss,
+    "Conv": lambda c, p: c.model.proj_kind == "conv",
+    "PT": lambda c, p: bool(p.get("pretrain", False)),
 }
+
 
 def _switch_cols(grid: Grid) -> dict:
     "✓/✗ per arm for every switch (and quirk count) that differs between arms."
     cols = {}
     for name, fn in SWITCHES.items():
         vals = {a: fn(grid.config(a, grid.seeds[0]), grid.arms[a]["params"]) for a in grid.arms}
-        if len(set(vals.values())) > 1: cols[name] = {a: "✓" if v else "✗" for a, v in vals.items()}
+        if len(set(vals.values())) > 1:
+            cols[name] = {a: "✓" if v else "✗" for a, v in vals.items()}
+
     def nq(a):
         c = grid.config(a, grid.seeds[0])
-        return sum(getattr(sec, f.name) for sec in (c.model, c.loss) for f in fields(sec) if f.name.startswith("quirk_"))
+        return sum(
+            getattr(sec, f.name) for sec in (c.model, c.loss) for f in fields(sec) if f.name.startswith("quirk_")
+        )
+
     q = {a: nq(a) for a in grid.arms}
-    if len(set(q.values())) > 1: cols["quirks kept"] = {a: str(v) for a, v in q.items()}
+    if len(set(q.values())) > 1:
+        cols["quirks kept"] = {a: str(v) for a, v in q.items()}
     return cols
+
 
 def table(grid: Grid, summ):
     "Wide `DataFrame`: arm, switch columns, `mean ± std` per metric, Δ per metric, n seeds."
@@ -69,7 +89,8 @@ def table(grid: Grid, summ):
     sw = _switch_cols(grid)
     for arm in grid.arms:
         s = summ[summ.arm == arm]
-        if not len(s): continue
+        if not len(s):
+            continue
         row = {"arm": arm, **{k: v[arm] for k, v in sw.items()}}
         for _, r in s.iterrows():
             row[str(r.metric)] = f"{r['mean']:.2f} ± {r['std']:.2f}"
@@ -85,43 +106,87 @@ def _paired_deltas(df, grid: Grid, metrics):
     d["delta"] = [v - b.get((s, m), float("nan")) for s, m, v in zip(d.seed, d.metric, d.value)]
     return d.dropna(subset=["delta"])
 
+
 def plot_deltas(df, grid: Grid, path, metrics=None):
     "Bar chart of (arm − baseline) per arm and metric, error bars = std over seeds; saved to `path`."
-    import matplotlib; matplotlib.use("Agg")
+    import matplotlib
+
+    matplotlib.use("Agg")
     d = _paired_deltas(df, grid, metrics or grid.metrics)
-    if not len(d): return None
+    if not len(d):
+        return None
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * d.arm.nunique() + 3), 4))
-    sns.barplot(d, x="arm", y="delta", hue="metric", errorbar="sd", ax=ax, order=[a for a in grid.arms if a in set(d.arm)])
-    ax.axhline(0, color="k", lw=0.8); ax.set_ylabel(f"change vs {grid.baseline}"); ax.set_xlabel("")
-    ax.tick_params(axis="x", rotation=45); plt.setp(ax.get_xticklabels(), ha="right")
-    ax.legend(fontsize=7, ncol=2); fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
+    sns.barplot(
+        d, x="arm", y="delta", hue="metric", errorbar="sd", ax=ax, order=[a for a in grid.arms if a in set(d.arm)]
+    )
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_ylabel(f"change vs {grid.baseline}")
+    ax.set_xlabel("")
+    ax.tick_params(axis="x", rotation=45)
+    plt.setp(ax.get_xticklabels(), ha="right")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
     return path
+
 
 def plot_curves(grid: Grid, records, reports, path):
     "Training curves (every numeric key of `history.json` against `step`), one line per arm, band = std over seeds."
-    import matplotlib; matplotlib.use("Agg")
+    import matplotlib
+
+    matplotlib.use("Agg")
     rows = []
     for rec in records:
         p = Path(reports) / grid.study / "runs" / rec["run_id"] / "history.json"
-        if rec["status"] != "ok" or not p.is_file(): continue
+        if rec["status"] != "ok" or not p.is_file():
+            continue
         for h in json.loads(p.read_text()):
             for k, v in h.items():
                 if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool) and "step" in h:
-                    rows.append({"arm": rec["arm"], "seed": rec["seed"], "run": rec["run_id"], "step": h["step"], "key": k, "value": v})
-    if not rows: return None
+                    rows.append(
+                        {
+                            "arm": rec["arm"],
+                            "seed": rec["seed"],
+                            "run": rec["run_id"],
+                            "step": h["step"],
+                            "key": k,
+                            "value": v,
+                        }
+                    )
+    if not rows:
+        return None
     h = pd.DataFrame(rows)
     keys = [k for k in ("loss", "train_loss", "loss_overall") if k in set(h.key)][:1]
-    npts = h.groupby(["key", "run"]).step.nunique().groupby("key").max() if "run" in h else h.groupby("key").step.nunique()
+    npts = (
+        h.groupby(["key", "run"]).step.nunique().groupby("key").max() if "run" in h else h.groupby("key").step.nunique()
+    )
     have = [m for m in grid.metrics if m in set(h.key) and npts.get(m, 0) > 1]  # a curve needs two evaluations
-    keys += [next(m for m in have if m.startswith(p)) for p in ("MR", "HL") if any(m.startswith(p) for m in have)] or have[:2]
+    keys += [
+        next(m for m in have if m.startswith(p)) for p in ("MR", "HL") if any(m.startswith(p) for m in have)
+    ] or have[:2]
     keys = keys or sorted(set(h.key))[:3]
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.6), squeeze=False)
     for ax, k in zip(axes[0], keys):
-        sns.lineplot(h[h.key == k], x="step", y="value", hue="arm", errorbar="sd", ax=ax, marker="o", markersize=4,
-                     hue_order=[a for a in grid.arms if a in set(h.arm)])
-        if k.startswith("loss"): ax.set_yscale("log")
-        ax.set_title(k); ax.set_ylabel(""); ax.legend(fontsize=6)
-    fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
+        sns.lineplot(
+            h[h.key == k],
+            x="step",
+            y="value",
+            hue="arm",
+            errorbar="sd",
+            ax=ax,
+            marker="o",
+            markersize=4,
+            hue_order=[a for a in grid.arms if a in set(h.arm)],
+        )
+        if k.startswith("loss"):
+            ax.set_yscale("log")
+        ax.set_title(k)
+        ax.set_ylabel("")
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
     return path
 
 # %% ../../nbs/studies/02_report.ipynb #c0017
@@ -136,21 +201,32 @@ def _md_table(t) -> str:
     lines += ["| " + " | ".join(str(v) for v in r) + " |" for r in t.itertuples(index=False)]
     return "\n".join(lines)
 
-def _slug(s: str) -> str: return "".join(c if c.isalnum() or c in "-_." else "_" for c in s).strip("_") or "arm"
+
+def _slug(s: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in s).strip("_") or "arm"
+
 
 def _flat(d, pre=""):
-    return {k2: v2 for k, v in d.items() for k2, v2 in (_flat(v, f"{pre}{k}.").items() if isinstance(v, dict) else [(f"{pre}{k}", v)])}
+    return {
+        k2: v2
+        for k, v in d.items()
+        for k2, v2 in (_flat(v, f"{pre}{k}.").items() if isinstance(v, dict) else [(f"{pre}{k}", v)])
+    }
+
 
 def _stale(grid: Grid, records, reports) -> list:
     "Lines naming the runs whose saved `config.json` differs from the config the grid resolves to now."
     out = []
     for r in records:
         p = Path(reports) / grid.study / "runs" / r["run_id"] / "config.json"
-        if not p.is_file(): continue
+        if not p.is_file():
+            continue
         have, want = _flat(json.loads(p.read_text())), _flat(grid.config(r["arm"], r["seed"]).to_dict())
         diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
-        if diff: out.append(f"- `{r['arm']}` seed {r['seed']} (`{r['run_id']}`): {', '.join(diff[:6])}")
+        if diff:
+            out.append(f"- `{r['arm']}` seed {r['seed']} (`{r['run_id']}`): {', '.join(diff[:6])}")
     return out
+
 
 def _same_as(grid: Grid) -> list:
     "Lines naming the arms that resolve to the same config as an earlier arm (they share its runs and its table row)."
@@ -158,82 +234,150 @@ def _same_as(grid: Grid) -> list:
     for arm, a in grid.arms.items():
         p = {**a["params"], "seed": grid.seeds[0], "dataset_path": grid.dataset}
         k = run_id(grid.notebook, grid.config(arm, grid.seeds[0]), p)
-        if k in first: out.append(f"- `{arm}` is the same configuration as `{first[k]}` (with the current preset), so it has no row of its own.")
-        else: first[k] = arm
+        if k in first:
+            out.append(
+                f"- `{arm}` is the same configuration as `{first[k]}` (with the current preset), so it has no row of its own."
+            )
+        else:
+            first[k] = arm
     return ([""] + out) if out else []
+
 
 def _budget(cfg) -> str:
     "One line: steps, batch, lr, epochs and evaluation cadence of `cfg` (as resolved from the preset when the report is made)."
     T = cfg.train
-    return (f"max {T.max_steps} optimizer steps, batch {T.bsz}, lr {T.lr:g}, up to {T.n_epoch} epochs, evaluation every "
-            f"{T.eval_every} epochs and at the end; model hidden {cfg.model.hidden_dim}, {cfg.model.enc_layers}+{cfg.model.dec_layers} layers")
+    return (
+        f"max {T.max_steps} optimizer steps, batch {T.bsz}, lr {T.lr:g}, up to {T.n_epoch} epochs, evaluation every "
+        f"{T.eval_every} epochs and at the end; model hidden {cfg.model.hidden_dim}, {cfg.model.enc_layers}+{cfg.model.dec_layers} layers"
+    )
+
 
 def shipped_name(path, folder) -> str:
     "How a report names a grid or notebook: by its stem when it ships in the package's `folder`, else by its path."
     path = Path(path)
     return path.stem if path.resolve().parent == Path(folder).resolve() else str(path)
 
-def render_report(grid: Grid, records: list, reports="reports", seconds: float | None = None, command: str | None = None) -> Path:
+
+def render_report(
+    grid: Grid, records: list, reports="reports", seconds: float | None = None, command: str | None = None
+) -> Path:
     "Write the study's report folder from the finished runs; returns the README path."
-    sd = Path(reports) / grid.study; fd = sd / "figures"; fd.mkdir(parents=True, exist_ok=True)
+    sd = Path(reports) / grid.study
+    fd = sd / "figures"
+    fd.mkdir(parents=True, exist_ok=True)
     df = collect(grid, records, reports)
     metrics = [m for m in grid.metrics if m in set(df.metric)] or sorted(set(df.metric))[:6]
     summ = summarize(df, list(grid.arms), grid.baseline, metrics)
     t = table(grid, summ)
-    atomic_write_text(sd / "results.csv", t.to_csv(index=False)); atomic_write_text(sd / "results.md", _md_table(t) + "\n")
-    atomic_write_text(sd / "summary.csv", summ.to_csv(index=False)); atomic_write_text(sd / "metrics_long.csv", df.to_csv(index=False))
+    atomic_write_text(sd / "results.csv", t.to_csv(index=False))
+    atomic_write_text(sd / "results.md", _md_table(t) + "\n")
+    atomic_write_text(sd / "summary.csv", summ.to_csv(index=False))
+    atomic_write_text(sd / "metrics_long.csv", df.to_csv(index=False))
     atomic_write_text(sd / "grid.yaml", yaml.safe_dump(grid.source, sort_keys=False, allow_unicode=True))
     prov = {**provenance(), "preset": grid.preset, "seeds": grid.seeds, "dataset": grid.dataset or "embedded synthetic"}
     atomic_write_text(sd / "provenance.json", json.dumps(prov, indent=2) + "\n")
     figs = [plot_deltas(df, grid, fd / "deltas.png", metrics), plot_curves(grid, records, reports, fd / "curves.png")]
     for rec in records:  # figures saved by the notebooks (qualitative plots)
         for p in sorted((sd / "runs" / rec["run_id"] / "figures").glob("*.png")) if rec["status"] == "ok" else []:
-            dst = fd / f"{_slug(rec['arm'])}_s{rec['seed']}_{p.name}"; shutil.copyfile(p, dst); figs.append(dst)
-    ok = [r for r in records if r["status"] == "ok"]; bad = [r for r in records if r["status"] != "ok"]
+            dst = fd / f"{_slug(rec['arm'])}_s{rec['seed']}_{p.name}"
+            shutil.copyfile(p, dst)
+            figs.append(dst)
+    ok = [r for r in records if r["status"] == "ok"]
+    bad = [r for r in records if r["status"] != "ok"]
     cfg0 = grid.config(grid.baseline, grid.seeds[0])
     base_run = next((sd / "runs" / r["run_id"] / "config.json" for r in ok if r["arm"] == grid.baseline), None)
-    if base_run is not None and base_run.is_file(): cfg0 = VideoLightsConfig.load(base_run)  # what the baseline really ran
-    L = [f"# {grid.title}", "", grid.description.strip(), "",
-         f"Regenerate: `{command or 'videolights ablate --grid ' + shipped_name(grid.path, GRID_DIR)}` (runs already done are reused).", "",
-         "## What ran", "",
-         f"- notebook `{shipped_name(grid.notebook, NB_DIR)}`, preset `{grid.preset}`, dataset: {prov['dataset']}",
-         f"- arms: {len(grid.arms)}, seeds: {grid.seeds}, runs: {len(records)} ({len(ok)} ok, {len(bad)} failed)"
-         + (f", wall time of this invocation {seconds / 60:.1f} min" if seconds is not None else ""),
-         f"- total notebook time over all runs: {sum(r['seconds'] for r in records) / 60:.1f} min",
-         f"- shared overrides: `{' '.join(grid.source.get('base') or []) or '(none)'}`; baseline arm: `{grid.baseline}`",
-         f"- training of the baseline: {_budget(cfg0)}",
-         f"- package {prov['videolights']}, commit `{prov['git_commit']}`, torch {prov['libraries'].get('torch')}, {prov['time_utc']}",
-         "", "## Results", "", ("Metrics of the last evaluation of each run (at the end of its step budget). " if grid.select == "last" else
-         "Metrics of the checkpoint the trainer selected (the original's stop_score on the validation split). ") + f"Each cell: mean ± std over seeds (Δ = arm mean − `{grid.baseline}` mean, in points). "
-         "A Δ within about one standard deviation is not distinguishable from seed noise; per-seed values are in "
-         "`metrics_long.csv`.", "", _md_table(t), "",
-         "Arms:", ""]
-    L += [f"- `{a}`: " + (", ".join(f"`{o}`" for o in v["overrides"][len(grid.source.get('base') or []):]) or "(base config)")
-          + (f"; params {v['params']}" if v["params"] else "") for a, v in grid.arms.items()]
+    if base_run is not None and base_run.is_file():
+        cfg0 = VideoLightsConfig.load(base_run)  # what the baseline really ran
+    L = [
+        f"# {grid.title}",
+        "",
+        grid.description.strip(),
+        "",
+        f"Regenerate: `{command or 'videolights ablate --grid ' + shipped_name(grid.path, GRID_DIR)}` (runs already done are reused).",
+        "",
+        "## What ran",
+        "",
+        f"- notebook `{shipped_name(grid.notebook, NB_DIR)}`, preset `{grid.preset}`, dataset: {prov['dataset']}",
+        f"- arms: {len(grid.arms)}, seeds: {grid.seeds}, runs: {len(records)} ({len(ok)} ok, {len(bad)} failed)"
+        + (f", wall time of this invocation {seconds / 60:.1f} min" if seconds is not None else ""),
+        f"- total notebook time over all runs: {sum(r['seconds'] for r in records) / 60:.1f} min",
+        f"- shared overrides: `{' '.join(grid.source.get('base') or []) or '(none)'}`; baseline arm: `{grid.baseline}`",
+        f"- training of the baseline: {_budget(cfg0)}",
+        f"- package {prov['videolights']}, commit `{prov['git_commit']}`, torch {prov['libraries'].get('torch')}, {prov['time_utc']}",
+        "",
+        "## Results",
+        "",
+        (
+            "Metrics of the last evaluation of each run (at the end of its step budget). "
+            if grid.select == "last"
+            else "Metrics of the checkpoint the trainer selected (the original's stop_score on the validation split). "
+        )
+        + f"Each cell: mean ± std over seeds (Δ = arm mean − `{grid.baseline}` mean, in points). "
+        "A Δ within about one standard deviation is not distinguishable from seed noise; per-seed values are in "
+        "`metrics_long.csv`.",
+        "",
+        _md_table(t),
+        "",
+        "Arms:",
+        "",
+    ]
+    L += [
+        f"- `{a}`: "
+        + (", ".join(f"`{o}`" for o in v["overrides"][len(grid.source.get('base') or []) :]) or "(base config)")
+        + (f"; params {v['params']}" if v["params"] else "")
+        for a, v in grid.arms.items()
+    ]
     L += _same_as(grid)
     L += ["", "## Figures", ""] + [f"![{p.stem}](figures/{p.name})" for p in figs if p]
     stale = _stale(grid, ok, reports)
-    if stale: L += ["", "## Runs whose saved config differs from the grid's", "",
-                    "The preset or a default changed after (or while) these ran; they are in the table, with the settings they "
-                    "ran with (their `config.json`); a run of the grid without `--report-only` re-runs them under the current preset.", ""] + stale
-    if bad: L += ["", "## Failed runs", ""] + [f"- `{r['arm']}` seed {r['seed']}: {r['error']} (executed notebook: `runs/{r['run_id']}/{r['notebook']}`)" for r in bad]
+    if stale:
+        L += [
+            "",
+            "## Runs whose saved config differs from the grid's",
+            "",
+            "The preset or a default changed after (or while) these ran; they are in the table, with the settings they "
+            "ran with (their `config.json`); a run of the grid without `--report-only` re-runs them under the current preset.",
+            "",
+        ] + stale
+    if bad:
+        L += ["", "## Failed runs", ""] + [
+            f"- `{r['arm']}` seed {r['seed']}: {r['error']} (executed notebook: `runs/{r['run_id']}/{r['notebook']}`)"
+            for r in bad
+        ]
     L += ["", "## Runs", "", "| arm | seed | run | status | seconds |", "|---|---|---|---|---|"]
     order = {a: i for i, a in enumerate(grid.arms)}
-    L += [f"| {r['arm']} | {r['seed']} | [`{r['run_id']}`](runs/{r['run_id']}/{r['notebook']}) | {r['status']} | {r['seconds']:.0f} |"
-          for r in sorted(records, key=lambda r: (order.get(r["arm"], 0), r["seed"]))]
-    L += ["", f"Base config ({grid.baseline}, seed {grid.seeds[0]}): see `runs/<run-id>/config.json`; provenance: `provenance.json`.", ""]
+    L += [
+        f"| {r['arm']} | {r['seed']} | [`{r['run_id']}`](runs/{r['run_id']}/{r['notebook']}) | {r['status']} | {r['seconds']:.0f} |"
+        for r in sorted(records, key=lambda r: (order.get(r["arm"], 0), r["seed"]))
+    ]
+    L += [
+        "",
+        f"Base config ({grid.baseline}, seed {grid.seeds[0]}): see `runs/<run-id>/config.json`; provenance: `provenance.json`.",
+        "",
+    ]
     atomic_write_text(sd / "README.md", "\n".join(L))
     write_index(reports)
     return sd / "README.md"
 
+
 def write_index(reports="reports") -> Path:
     "Write `reports/index.md` linking every study folder that has a README."
     reports = Path(reports)
-    L = ["# Reports", "", "Ablation studies rendered by `videolights ablate` (see each study's README for what ran).", "",
-         "| study | title | runs | generated |", "|---|---|---|---|"]
+    L = [
+        "# Reports",
+        "",
+        "Ablation studies rendered by `videolights ablate` (see each study's README for what ran).",
+        "",
+        "| study | title | runs | generated |",
+        "|---|---|---|---|",
+    ]
     for d in sorted(p for p in reports.iterdir() if (p / "README.md").is_file()):
         title = (d / "README.md").read_text().splitlines()[0].lstrip("# ")
         n = len(list((d / "runs").glob("*/run.json"))) if (d / "runs").is_dir() else 0
-        t = json.loads((d / "provenance.json").read_text()).get("time_utc", "") if (d / "provenance.json").is_file() else ""
+        t = (
+            json.loads((d / "provenance.json").read_text()).get("time_utc", "")
+            if (d / "provenance.json").is_file()
+            else ""
+        )
         L.append(f"| [{d.name}]({d.name}/README.md) | {title} | {n} | {t} |")
     return atomic_write_text(reports / "index.md", "\n".join(L) + "\n")

@@ -17,20 +17,27 @@ from .report import render_report
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'kernel_name', 'is_done', 'strip_progress', 'execute_run', 'run_grid', 'prepare_data', 'ablate', 'stale_runs']
+__all__ = ['log', 'kernel_name', 'is_done', 'strip_progress', 'execute_run', 'run_grid', 'prepare_data', 'ablate',
+           'stale_runs']
 
 # %% ../../nbs/studies/01_runner.ipynb #c0028
 def kernel_name() -> str:
     "Name of a kernelspec that runs the current interpreter (writes a private one if `python3` does not)."
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel  # lazy: the [studies] extra, only needed here
+
     pyname = {"python", f"python{sys.version_info[0]}", "python%i.%i" % sys.version_info[:2]}
     try:
         exe = KernelSpecManager().get_kernel_spec("python3").argv[0]
-        if exe in pyname or Path(exe).resolve() == Path(sys.executable).resolve(): return "python3"
-    except NoSuchKernel: pass
+        if exe in pyname or Path(exe).resolve() == Path(sys.executable).resolve():
+            return "python3"
+    except NoSuchKernel:
+        pass
     root = Path(tempfile.gettempdir()) / f"videolights-jupyter-{os.getuid() if hasattr(os, 'getuid') else 0}"
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "videolights (ablate)", "language": "python"}
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "videolights (ablate)",
+        "language": "python",
+    }
     atomic_write_text(root / "kernels" / "videolights-ablate" / "kernel.json", json.dumps(spec))
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("JUPYTER_PATH")]))
     return "videolights-ablate"
@@ -39,10 +46,14 @@ def kernel_name() -> str:
 def is_done(study_dir, run: Run) -> bool:
     "Whether `run` finished successfully before (its result folder has `run.json` ok and `metrics.json`)."
     d = run_dir(study_dir, run)
-    try: return json.loads((d / "run.json").read_text())["status"] == "ok" and (d / "metrics.json").is_file()
-    except (OSError, ValueError, KeyError): return False
+    try:
+        return json.loads((d / "run.json").read_text())["status"] == "ok" and (d / "metrics.json").is_file()
+    except (OSError, ValueError, KeyError):
+        return False
+
 
 _BAR = re.compile(r"(\d+%\|)|(it/s\]|s/it\])|IProgress not found|from \.autonotebook import")
+
 
 def strip_progress(path):
     "Drop progress-bar lines (tqdm) from the stderr outputs of the executed notebook at `path` (they bury the results)."
@@ -53,28 +64,50 @@ def strip_progress(path):
             if o.get("output_type") == "stream" and o.get("name") == "stderr":
                 text = "".join(o["text"]) if isinstance(o["text"], list) else o["text"]
                 keep = [l for l in text.replace("\r", "\n").split("\n") if l.strip() and not _BAR.search(l)]
-                if not keep: continue
+                if not keep:
+                    continue
                 o["text"] = "\n".join(keep) + "\n"
             outs.append(o)
-        if "outputs" in c: c["outputs"] = outs
+        if "outputs" in c:
+            c["outputs"] = outs
     atomic_write_text(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
 
 def execute_run(run: Run, study_dir, kernel: str | None = None) -> dict:
     "Execute `run`'s notebook with papermill into its result folder; returns (and saves) the run record."
     import papermill as pm  # lazy: the [studies] extra, only needed here
+
     logging.getLogger("papermill").setLevel(logging.WARNING)  # its per-run INFO lines would drown the study's log
-    d = run_dir(study_dir, run); d.mkdir(parents=True, exist_ok=True)
+    d = run_dir(study_dir, run)
+    d.mkdir(parents=True, exist_ok=True)
     out_nb = d / run.notebook.name
-    rec = {"run_id": run.run_id, "study": run.study, "arm": run.arm, "seed": run.seed, "notebook": run.notebook.name,
-           "params": run.params, "executed_notebook": str(out_nb)}
+    rec = {
+        "run_id": run.run_id,
+        "study": run.study,
+        "arm": run.arm,
+        "seed": run.seed,
+        "notebook": run.notebook.name,
+        "params": run.params,
+        "executed_notebook": str(out_nb),
+    }
     t0 = time.time()
     try:
-        pm.execute_notebook(str(run.notebook), str(out_nb), parameters=run.params, kernel_name=kernel or kernel_name(),
-                            cwd=str(d), progress_bar=False, log_output=False)
-        status, err = ("ok", None) if (d / "metrics.json").is_file() else ("failed", "the notebook wrote no metrics.json")
+        pm.execute_notebook(
+            str(run.notebook),
+            str(out_nb),
+            parameters=run.params,
+            kernel_name=kernel or kernel_name(),
+            cwd=str(d),
+            progress_bar=False,
+            log_output=False,
+        )
+        status, err = (
+            ("ok", None) if (d / "metrics.json").is_file() else ("failed", "the notebook wrote no metrics.json")
+        )
     except Exception as e:
         status, err = "failed", f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
-    if out_nb.is_file(): strip_progress(out_nb)
+    if out_nb.is_file():
+        strip_progress(out_nb)
     rec.update(status=status, error=err, seconds=round(time.time() - t0, 2))
     atomic_write_text(d / "run.json", json.dumps(rec, indent=2) + "\n")
     return rec
@@ -85,44 +118,59 @@ def _execute_args(a):
     r, sd, kern = a
     return execute_run(Run(**{**r, "notebook": Path(r["notebook"])}), sd, kern)
 
+
 def run_grid(grid: Grid, reports="reports", jobs: int = 1, force: bool = False) -> list:
     "Execute the runs of `grid` not done yet (`jobs` in parallel); returns one record per run."
     study_dir = Path(reports) / grid.study
     runs = expand(grid)
     todo = [r for r in runs if force or not is_done(study_dir, r)]
-    log.info(f"ablate {grid.study}: {len(runs)} runs, {len(runs) - len(todo)} done before, {len(todo)} to run, jobs={jobs}")
+    log.info(
+        f"ablate {grid.study}: {len(runs)} runs, {len(runs) - len(todo)} done before, {len(todo)} to run, jobs={jobs}"
+    )
     if todo:
         kern = kernel_name()
         env_threads = os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, jobs))))
-        for k in ("TQDM_DISABLE", "HF_DATASETS_DISABLE_PROGRESS_BARS"): os.environ.setdefault(k, "1")  # no progress bars in the saved notebooks
+        for k in ("TQDM_DISABLE", "HF_DATASETS_DISABLE_PROGRESS_BARS"):
+            os.environ.setdefault(k, "1")  # no progress bars in the saved notebooks
         prepare_data(grid)
         log.info(f"kernel {kern!r}, OMP_NUM_THREADS={env_threads}")
         if jobs <= 1:
-            for r in todo: _log_rec(execute_run(r, study_dir, kern))
+            for r in todo:
+                _log_rec(execute_run(r, study_dir, kern))
         else:  # the worker is looked up in the installed module, so this also works from a notebook
             worker = importlib.import_module("videolights.studies.runner")._execute_args
             args = [({**r.__dict__, "notebook": str(r.notebook)}, str(study_dir), kern) for r in todo]
             with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=mp.get_context("spawn")) as ex:
-                for rec in ex.map(worker, args): _log_rec(rec)
+                for rec in ex.map(worker, args):
+                    _log_rec(rec)
     return [json.loads((run_dir(study_dir, r) / "run.json").read_text()) for r in runs]
+
 
 def prepare_data(grid: Grid):
     "Generate the embedded synthetic datasets the grid's runs need (once, before runs start in parallel)."
-    if grid.dataset is not None: return
+    if grid.dataset is not None:
+        return
     seen = set()
     for arm, a in grid.arms.items():
         cfg = grid.config(arm, grid.seeds[0])
         for variant in ("standard",) + (("pretrain",) if a["params"].get("pretrain") else ()):
             key = (cfg.data.clip_len, variant)
-            if key not in seen: seen.add(key); dataset_for(cfg, None, variant=variant)
+            if key not in seen:
+                seen.add(key)
+                dataset_for(cfg, None, variant=variant)
+
 
 def _log_rec(rec):
     msg = f"  {rec['status']:>6} {rec['arm']} seed={rec['seed']} ({rec['seconds']:.0f} s) {rec['run_id']}"
-    if rec["status"] != "ok": msg += f": {rec['error']} -> see {rec['executed_notebook']}"
-    log.info(msg); return rec
+    if rec["status"] != "ok":
+        msg += f": {rec['error']} -> see {rec['executed_notebook']}"
+    log.info(msg)
+    return rec
 
 # %% ../../nbs/studies/01_runner.ipynb #c0038
-def ablate(grid_path, dataset=None, seeds=None, jobs: int = 1, reports="reports", force=False, report_only=False, prune=False) -> dict:
+def ablate(
+    grid_path, dataset=None, seeds=None, jobs: int = 1, reports="reports", force=False, report_only=False, prune=False
+) -> dict:
     "Run (what is not done of) a grid and render its report; returns `{'grid', 'records', 'readme', 'failed'}`."
     g = load_grid(grid_path, seeds=seeds, dataset=dataset)
     t0 = time.time()
@@ -130,26 +178,43 @@ def ablate(grid_path, dataset=None, seeds=None, jobs: int = 1, reports="reports"
         sd = Path(reports) / g.study
         have = {}  # (arm, seed) -> newest record: a run made before a preset changed still shows (flagged as stale)
         for p in sorted((sd / "runs").glob("*/run.json"), key=lambda p: p.stat().st_mtime):
-            rec = json.loads(p.read_text()); have[(rec["arm"], rec["seed"])] = rec
-        recs = [json.loads((run_dir(sd, r) / "run.json").read_text()) if (run_dir(sd, r) / "run.json").is_file()
-                else have[(r.arm, r.seed)] for r in expand(g) if (run_dir(sd, r) / "run.json").is_file() or (r.arm, r.seed) in have]
-        if not recs: raise VideoLightsError(f"--report-only: no finished runs of {g.study} under {sd}/runs; run without --report-only first")
-    else: recs = run_grid(g, reports, jobs=jobs, force=force)
+            rec = json.loads(p.read_text())
+            have[(rec["arm"], rec["seed"])] = rec
+        recs = [
+            json.loads((run_dir(sd, r) / "run.json").read_text())
+            if (run_dir(sd, r) / "run.json").is_file()
+            else have[(r.arm, r.seed)]
+            for r in expand(g)
+            if (run_dir(sd, r) / "run.json").is_file() or (r.arm, r.seed) in have
+        ]
+        if not recs:
+            raise VideoLightsError(
+                f"--report-only: no finished runs of {g.study} under {sd}/runs; run without --report-only first"
+            )
+    else:
+        recs = run_grid(g, reports, jobs=jobs, force=force)
     stale = stale_runs(g, reports)
     if stale and prune and not report_only:
-        for p in stale: shutil.rmtree(p)
+        for p in stale:
+            shutil.rmtree(p)
         log.info(f"pruned {len(stale)} run folder(s) of earlier settings from {Path(reports) / g.study / 'runs'}")
-    elif stale: log.info(f"{len(stale)} run folder(s) under {Path(reports) / g.study / 'runs'} are not runs of this grid "
-                         "(earlier settings or an older preset); run with --prune to delete them")
-    cmd = " ".join(["videolights ablate --grid", str(grid_path)] + (["--seeds", ",".join(map(str, g.seeds))] if seeds is not None else [])
-                   + (["--dataset", str(dataset)] if dataset is not None else []))
+    elif stale:
+        log.info(
+            f"{len(stale)} run folder(s) under {Path(reports) / g.study / 'runs'} are not runs of this grid "
+            "(earlier settings or an older preset); run with --prune to delete them"
+        )
+    cmd = " ".join(
+        ["videolights ablate --grid", str(grid_path)]
+        + (["--seeds", ",".join(map(str, g.seeds))] if seeds is not None else [])
+        + (["--dataset", str(dataset)] if dataset is not None else [])
+    )
     readme = render_report(g, recs, reports, seconds=None if report_only else time.time() - t0, command=cmd)
     failed = [r for r in recs if r["status"] != "ok"]
     return {"grid": g, "records": recs, "readme": readme, "failed": failed}
+
 
 def stale_runs(grid, reports="reports") -> list[Path]:
     "Run folders of `grid`'s study that no run of the grid maps to (left by earlier settings: a changed preset gives new run ids)."
     runs = Path(reports) / grid.study / "runs"
     ids = {r.run_id for r in expand(grid)}
     return sorted(p for p in runs.iterdir() if p.is_dir() and p.name not in ids) if runs.is_dir() else []
-

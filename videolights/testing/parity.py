@@ -17,23 +17,29 @@ from ..criterion.losses import build_criterion
 
 # %% auto #0
 __all__ = ['seeded_init', 'parity_sample', 'collate_arrays', 'parity_batches', 'batch_checksum', 'make_optimizer',
-           'epoch_schedule', 'record_matches', 'train_steps', 'case_config', 'run_case', 'rel_dev', 'compare_runs',
-           'load_fixture']
+           'epoch_schedule', 'record_matches', 'train_steps', 'case_config', 'run_case', 'rel_dev',
+           'compare_runs', 'load_fixture']
 
 # %% ../../nbs/testing/00_parity.ipynb #c0006
 def seeded_init(model: nn.Module, seed: int) -> nn.Module:
     "Overwrite every floating tensor of `model.state_dict()` with values keyed by (`seed`, name); returns `model`."
     sd = {}
     for k, v in model.state_dict().items():
-        if not v.is_floating_point(): sd[k] = v; continue
+        if not v.is_floating_point():
+            sd[k] = v
+            continue
         g = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(k.encode()))
-        if k.endswith("activation.weight"): t = 0.25 + 0.05 * torch.randn(v.shape, generator=g)        # PReLU slopes
-        elif v.dim() >= 2 and not k.startswith("query_embed"):                                          # Xavier-uniform
+        if k.endswith("activation.weight"):
+            t = 0.25 + 0.05 * torch.randn(v.shape, generator=g)  # PReLU slopes
+        elif v.dim() >= 2 and not k.startswith("query_embed"):  # Xavier-uniform
             a = (6.0 / (v.shape[0] + v[0].numel())) ** 0.5
             t = (torch.rand(v.shape, generator=g) * 2 - 1) * a
-        elif "norm" in k and k.endswith("weight"): t = 1 + 0.1 * torch.randn(v.shape, generator=g)
-        elif k.endswith("bias") or "bias_" in k: t = 0.02 * torch.randn(v.shape, generator=g)
-        else: t = torch.randn(v.shape, generator=g)                                                     # tokens, anchors, FRA vectors
+        elif "norm" in k and k.endswith("weight"):
+            t = 1 + 0.1 * torch.randn(v.shape, generator=g)
+        elif k.endswith("bias") or "bias_" in k:
+            t = 0.02 * torch.randn(v.shape, generator=g)
+        else:
+            t = torch.randn(v.shape, generator=g)  # tokens, anchors, FRA vectors
         sd[k] = t.to(v.dtype)
     model.load_state_dict(sd)
     return model
@@ -43,81 +49,130 @@ def parity_sample(cfg: VideoLightsConfig, i: int, seed: int, lv=(6, 30), lt=(2, 
     "Sample `i` (QVHighlights-style: random features, 1-6 windows, 3-rater scores), deterministic in (`seed`, `i`)."
     D, rs, rng = cfg.data, np.random.RandomState([seed, i]), random.Random(seed * 1_000_003 + i)
     L, T = rs.randint(lv[0], lv[1] + 1), rs.randint(lt[0], lt[1] + 1)
-    vid = join_blocks([rs.randn(L + j % 2, d).astype(np.float32) for j, (_, d) in enumerate(D.video_blocks)],
-                      D.max_v_l, D.normalize_video)                                   # (L, Dv - 2)
+    vid = join_blocks(
+        [rs.randn(L + j % 2, d).astype(np.float32) for j, (_, d) in enumerate(D.video_blocks)],
+        D.max_v_l,
+        D.normalize_video,
+    )  # (L, Dv - 2)
     L = len(vid)
-    if D.use_tef: vid = np.concatenate([vid, tef(L)], 1)
+    if D.use_tef:
+        vid = np.concatenate([vid, tef(L)], 1)
     txt = join_blocks([rs.randn(T, d).astype(np.float32) for _, d in D.text_blocks], D.max_q_l, D.normalize_text)
     nw = rs.randint(1, min(6, L // 2) + 1)
-    cuts = np.sort(rs.choice(L + 1, 2 * nw, replace=False)).reshape(nw, 2)        # disjoint [st, ed) in clips
+    cuts = np.sort(rs.choice(L + 1, 2 * nw, replace=False)).reshape(nw, 2)  # disjoint [st, ed) in clips
     windows = (cuts * D.clip_len).tolist()
     rel = [int(c) for st, ed in cuts for c in range(st, ed)]
     pos, neg, sal, idx = saliency_qvhl(rel, rs.randint(0, 5, (len(rel), 3)).tolist(), L, rng)
-    meta = dict(qid=i, vid=f"v{i}", query=f"q{i}", duration=L * D.clip_len, clip_len=D.clip_len, relevant_windows=windows)
-    return dict(meta=meta, video_feat=vid, query_feat=txt, span_labels=span_targets(windows, L, D.clip_len, D.max_windows, rng),
-                saliency_pos_labels=pos, saliency_neg_labels=neg, saliency_all_labels=sal, saliency_pos_index=idx)
+    meta = dict(
+        qid=i, vid=f"v{i}", query=f"q{i}", duration=L * D.clip_len, clip_len=D.clip_len, relevant_windows=windows
+    )
+    return dict(
+        meta=meta,
+        video_feat=vid,
+        query_feat=txt,
+        span_labels=span_targets(windows, L, D.clip_len, D.max_windows, rng),
+        saliency_pos_labels=pos,
+        saliency_neg_labels=neg,
+        saliency_all_labels=sal,
+        saliency_pos_index=idx,
+    )
+
 
 def collate_arrays(samples: list[dict]) -> dict:
     "Batch of `parity_sample`s (ready `video_feat` / `query_feat` arrays), laid out as `collate` lays out its batches."
     v, vm = pad_arrays([s["video_feat"] for s in samples])
     t, tm = pad_arrays([s["query_feat"] for s in samples])
-    return {"model_inputs": {"src_txt": t, "src_txt_mask": tm, "src_vid": v, "src_vid_mask": vm},
-            "targets": batch_targets(samples, v.shape[1]), "meta": [s["meta"] for s in samples]}
+    return {
+        "model_inputs": {"src_txt": t, "src_txt_mask": tm, "src_vid": v, "src_vid_mask": vm},
+        "targets": batch_targets(samples, v.shape[1]),
+        "meta": [s["meta"] for s in samples],
+    }
+
 
 def parity_batches(cfg: VideoLightsConfig, n_batches: int, bsz: int, seed: int, **kw) -> list[dict]:
     "`n_batches` batches of `bsz` `parity_sample`s, collated by `collate_arrays` (the targets of `videolights.data.batching.collate`)."
     return [collate_arrays([parity_sample(cfg, b * bsz + j, seed, **kw) for j in range(bsz)]) for b in range(n_batches)]
 
+
 def batch_checksum(batch: dict) -> list[float]:
     "Nine sums that identify a batch: the four model inputs, the span targets and the four saliency targets."
     mi, t = batch["model_inputs"], batch["targets"]
-    return [float(mi[k].double().sum()) for k in ("src_txt", "src_txt_mask", "src_vid", "src_vid_mask")] + \
-           [float(torch.cat([s["spans"] for s in t["span_labels"]]).double().sum())] + \
-           [float(t[k].double().sum()) for k in ("saliency_pos_labels", "saliency_neg_labels", "saliency_pos_index", "saliency_all_labels")]
+    return (
+        [float(mi[k].double().sum()) for k in ("src_txt", "src_txt_mask", "src_vid", "src_vid_mask")]
+        + [float(torch.cat([s["spans"] for s in t["span_labels"]]).double().sum())]
+        + [
+            float(t[k].double().sum())
+            for k in ("saliency_pos_labels", "saliency_neg_labels", "saliency_pos_index", "saliency_all_labels")
+        ]
+    )
 
 # %% ../../nbs/testing/00_parity.ipynb #c0013
 def make_optimizer(model: nn.Module, cfg: VideoLightsConfig) -> torch.optim.AdamW:
     "AdamW with one parameter group holding every trainable parameter (biases and norms decayed too), as the original."
-    return torch.optim.AdamW([{"params": [p for p in model.parameters() if p.requires_grad]}], lr=cfg.train.lr,
-                             weight_decay=cfg.train.weight_decay)
+    return torch.optim.AdamW(
+        [{"params": [p for p in model.parameters() if p.requires_grad]}],
+        lr=cfg.train.lr,
+        weight_decay=cfg.train.weight_decay,
+    )
+
 
 def epoch_schedule(n_steps: int, steps_per_epoch: int = 5) -> list[int]:
     "`epoch_i` for each step: 0 for the first `steps_per_epoch` steps, then 1, and so on."
     return [s // steps_per_epoch for s in range(n_steps)]
 
+
 @contextlib.contextmanager
 def record_matches(criterion: nn.Module):
     "Yield a list that collects every assignment `criterion.matcher` returns: per call, `[[pred idx], [tgt idx]]` per sample."
     calls = []
-    if getattr(criterion, "matcher", None) is None: yield calls; return     # HD-only data: no matching
+    if getattr(criterion, "matcher", None) is None:
+        yield calls
+        return  # HD-only data: no matching
     h = criterion.matcher.register_forward_hook(lambda m, i, o: calls.append([[a.tolist(), b.tolist()] for a, b in o]))
-    try: yield calls
-    finally: h.remove()
+    try:
+        yield calls
+    finally:
+        h.remove()
 
 # %% ../../nbs/testing/00_parity.ipynb #c0014
-def train_steps(model: nn.Module, criterion: nn.Module, optimizer, batches: list[dict], epochs: list[int],
-                grad_clip: float = 0.1) -> list[dict]:
+def train_steps(
+    model: nn.Module, criterion: nn.Module, optimizer, batches: list[dict], epochs: list[int], grad_clip: float = 0.1
+) -> list[dict]:
     "One AdamW step per entry of `epochs` on batch `s % len(batches)`; returns a record per step."
     recs, w = [], criterion.weight_dict
     with record_matches(criterion) as calls:
         for s, ep in enumerate(epochs):
-            b = batches[s % len(batches)]; calls.clear()
+            b = batches[s % len(batches)]
+            calls.clear()
             ld = criterion(model(**b["model_inputs"]), b["targets"], ep)
             total = sum(ld[k] * w[k] for k in ld if k in w)
             optimizer.zero_grad()
             total.backward()
             no_grad = sorted(n for n, p in model.named_parameters() if p.requires_grad and p.grad is None)
-            gn = torch.linalg.vector_norm(torch.stack([p.grad.detach().norm() for p in model.parameters() if p.grad is not None]))
-            if grad_clip > 0: nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            gn = torch.linalg.vector_norm(
+                torch.stack([p.grad.detach().norm() for p in model.parameters() if p.grad is not None])
+            )
+            if grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             optimizer.step()
-            recs.append(dict(step=s, epoch=ep, total=total.item(), losses={k: v.item() for k, v in ld.items()},
-                             grad_norm=gn.item(), matches=[list(c) for c in calls], no_grad=no_grad))
+            recs.append(
+                dict(
+                    step=s,
+                    epoch=ep,
+                    total=total.item(),
+                    losses={k: v.item() for k, v in ld.items()},
+                    grad_norm=gn.item(),
+                    matches=[list(c) for c in calls],
+                    no_grad=no_grad,
+                )
+            )
     return recs
 
 # %% ../../nbs/testing/00_parity.ipynb #c0016
 def case_config(case: dict, *overrides) -> VideoLightsConfig:
     "The config of a fixture case (its preset and overrides, then `overrides`)."
     return VideoLightsConfig.preset(case["preset"], *case["overrides"], *overrides)
+
 
 def run_case(case: dict, *overrides, n_steps: int | None = None) -> list[dict]:
     "Rebuild a fixture case (weights, batches, epochs) and train this package's model on it; the records of `train_steps`."
@@ -127,30 +182,46 @@ def run_case(case: dict, *overrides, n_steps: int | None = None) -> list[dict]:
     same = lambda a, b: len(a) == len(b) and all(close(x, y) for x, y in zip(a, b))
     if "batch_checksums" in case and not same([batch_checksum(b) for b in batches], case["batch_checksums"]):
         # double sums of the same floats differ in the last digits with the thread count (reduction order): not exact equality
-        raise VideoLightsError(f"case {case.get('case')!r}: the rebuilt batches differ from the recorded ones "
-                               "(parity_sample / videolights.data.batching changed); regenerate the fixture with the original")
-    model = seeded_init(build_model(cfg), case["weight_seed"]).eval()     # eval: dropout off, as on the original's side
+        raise VideoLightsError(
+            f"case {case.get('case')!r}: the rebuilt batches differ from the recorded ones "
+            "(parity_sample / videolights.data.batching changed); regenerate the fixture with the original"
+        )
+    model = seeded_init(build_model(cfg), case["weight_seed"]).eval()  # eval: dropout off, as on the original's side
     crit = build_criterion(cfg).eval()
     epochs = epoch_schedule(case["n_steps"] if n_steps is None else n_steps, case["steps_per_epoch"])
     return train_steps(model, crit, make_optimizer(model, cfg), batches, epochs, cfg.train.grad_clip)
 
-def rel_dev(a: float, b: float, floor: float = 1e-12) -> float: return abs(a - b) / max(abs(b), floor)
+
+def rel_dev(a: float, b: float, floor: float = 1e-12) -> float:
+    return abs(a - b) / max(abs(b), floor)
+
 
 def compare_runs(ours: list[dict], ref: list[dict]) -> list[dict]:
     "Per step: relative deviation of the total, worst key (and its deviation), same assignments, same no-grad set."
     res = []
     for a, b in zip(ours, ref):
         missing = sorted(set(b["losses"]) - set(a["losses"]))
-        if missing: raise VideoLightsError(f"step {a['step']}: loss keys {missing} of the original are missing")
+        if missing:
+            raise VideoLightsError(f"step {a['step']}: loss keys {missing} of the original are missing")
         dev = {k: rel_dev(a["losses"][k], v) for k, v in b["losses"].items()}
         worst = max(dev, key=dev.get)
-        res.append(dict(step=a["step"], total=rel_dev(a["total"], b["total"]), worst_key=worst, worst=dev[worst],
-                        grad_norm=rel_dev(a["grad_norm"], b["grad_norm"]), matches=a["matches"] == b["matches"],
-                        no_grad=a["no_grad"] == b["no_grad"]))
+        res.append(
+            dict(
+                step=a["step"],
+                total=rel_dev(a["total"], b["total"]),
+                worst_key=worst,
+                worst=dev[worst],
+                grad_norm=rel_dev(a["grad_norm"], b["grad_norm"]),
+                matches=a["matches"] == b["matches"],
+                no_grad=a["no_grad"] == b["no_grad"],
+            )
+        )
     return res
+
 
 def load_fixture(path) -> dict:
     "A training-parity fixture (JSON written by the original-side script)."
     p = Path(path)
-    if not p.exists(): raise VideoLightsError(f"training-parity fixture {p} not found")
+    if not p.exists():
+        raise VideoLightsError(f"training-parity fixture {p} not found")
     return json.loads(p.read_text())

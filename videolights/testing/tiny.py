@@ -13,28 +13,40 @@ from ..model.checkpoint import save_checkpoint
 from ..model.videolights import build_model
 
 # %% auto #0
-__all__ = ['TINY_WORDS', 'make_test_video', 'make_tiny_clip', 'make_tiny_blip2', 'make_tiny_blip', 'make_demo_checkpoint']
+__all__ = ['TINY_WORDS', 'make_test_video', 'make_tiny_clip', 'make_tiny_blip2', 'make_tiny_blip',
+           'make_demo_checkpoint']
 
 # %% ../../nbs/testing/01_tiny.ipynb #tv12
-def make_test_video(path, # output .mp4
-                    seconds: float = 6, # duration
-                    fps: int = 8, # frame rate
-                    size: int = 64, # width (and height unless `height` is given)
-                    seed: int = 0, # colours
-                    height: int | None = None, # height (default: `size`)
-                   ) -> Path:
+def make_test_video(
+    path,  # output .mp4
+    seconds: float = 6,  # duration
+    fps: int = 8,  # frame rate
+    size: int = 64,  # width (and height unless `height` is given)
+    seed: int = 0,  # colours
+    height: int | None = None,  # height (default: `size`)
+) -> Path:
     "Write a small mpeg4 test video whose frames change colour every 2 s and encode their index in the top rows."
     import av  # lazy: the [video] extra, only needed here
-    rng = np.random.default_rng(seed); cols = rng.integers(0, 256, size=(int(seconds) // 2 + 2, 3))
-    n = int(round(seconds * fps)); path = Path(path); path.parent.mkdir(parents=True, exist_ok=True); h = height or size
+
+    rng = np.random.default_rng(seed)
+    cols = rng.integers(0, 256, size=(int(seconds) // 2 + 2, 3))
+    n = int(round(seconds * fps))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    h = height or size
     with av.open(str(path), "w") as c:
-        s = c.add_stream("mpeg4", rate=fps); s.width, s.height = size, h; s.pix_fmt = "yuv420p"
+        s = c.add_stream("mpeg4", rate=fps)
+        s.width, s.height = size, h
+        s.pix_fmt = "yuv420p"
         for i in range(n):
-            img = np.empty((h, size, 3), np.uint8); img[:] = cols[int(i / fps) // 2]
-            img[h // 2:, size // 3: size // 2] = rng.integers(0, 256, 3)  # texture, so that resizing matters
+            img = np.empty((h, size, 3), np.uint8)
+            img[:] = cols[int(i / fps) // 2]
+            img[h // 2 :, size // 3 : size // 2] = rng.integers(0, 256, 3)  # texture, so that resizing matters
             img[: h // 4] = (i * 4) % 256  # frame index, readable after compression
-            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")): c.mux(p)
-        for p in s.encode(): c.mux(p)
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
     return path
 
 # %% ../../nbs/testing/01_tiny.ipynb #tm28
@@ -43,41 +55,89 @@ def _byte_chars():
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     cs, n = bs[:], 0
     for b in range(256):
-        if b not in bs: bs.append(b); cs.append(256 + n); n += 1
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
     return [chr(c) for c in cs]
 
-TINY_WORDS = ("a an the man woman person dog cat car ball kitchen food cooks runs plays walks talks "
-              "picture of in on with and is are at to video shows red green blue").split()
+
+TINY_WORDS = (
+    "a an the man woman person dog cat car ball kitchen food cooks runs plays walks talks "
+    "picture of in on with and is are at to video shows red green blue"
+).split()
+
 
 def make_tiny_clip(out_dir, dim: int = 16, image_size: int = 32, seed: int = 0) -> Path:
     "Save a tiny random `CLIPModel` + character-level tokenizer + image processor to `out_dir`."
-    from transformers import CLIPConfig, CLIPModel, CLIPTokenizer, CLIPImageProcessor  # lazy: the [video] extra, only needed here
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True); chars = _byte_chars()
-    vocab = {c: i for i, c in enumerate(chars)}; vocab.update({c + "</w>": 256 + i for i, c in enumerate(chars)})
+    from transformers import (
+        CLIPConfig,
+        CLIPModel,
+        CLIPTokenizer,
+        CLIPImageProcessor,
+    )  # lazy: the [video] extra, only needed here
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    chars = _byte_chars()
+    vocab = {c: i for i, c in enumerate(chars)}
+    vocab.update({c + "</w>": 256 + i for i, c in enumerate(chars)})
     vocab.update({"<|startoftext|>": 512, "<|endoftext|>": 513})
-    (out / "vocab.json").write_text(json.dumps(vocab)); (out / "merges.txt").write_text("#version: 0.2\n")
-    small = dict(hidden_size=dim, intermediate_size=4 * dim, num_hidden_layers=1, num_attention_heads=2)  # 4x MLP as CLIP
-    cfg = CLIPConfig(text_config=dict(vocab_size=514, max_position_embeddings=77, bos_token_id=512, eos_token_id=513, pad_token_id=513, **small),
-                     vision_config=dict(image_size=image_size, patch_size=image_size // 4, **small), projection_dim=dim + 4)
-    torch.manual_seed(seed); CLIPModel(cfg).save_pretrained(out)
+    (out / "vocab.json").write_text(json.dumps(vocab))
+    (out / "merges.txt").write_text("#version: 0.2\n")
+    small = dict(
+        hidden_size=dim, intermediate_size=4 * dim, num_hidden_layers=1, num_attention_heads=2
+    )  # 4x MLP as CLIP
+    cfg = CLIPConfig(
+        text_config=dict(
+            vocab_size=514, max_position_embeddings=77, bos_token_id=512, eos_token_id=513, pad_token_id=513, **small
+        ),
+        vision_config=dict(image_size=image_size, patch_size=image_size // 4, **small),
+        projection_dim=dim + 4,
+    )
+    torch.manual_seed(seed)
+    CLIPModel(cfg).save_pretrained(out)
     CLIPTokenizer(str(out / "vocab.json"), str(out / "merges.txt")).save_pretrained(out)
-    CLIPImageProcessor(size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}).save_pretrained(out)
+    CLIPImageProcessor(
+        size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
+    ).save_pretrained(out)
     return out
 
+
 def _bert_vocab(out):
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("bcdefghijklmnopqrstuvwxyz") + list(TINY_WORDS) + ["##s", "##ing"]
+    words = (
+        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        + list("bcdefghijklmnopqrstuvwxyz")
+        + list(TINY_WORDS)
+        + ["##s", "##ing"]
+    )
     (Path(out) / "vocab.txt").write_text("\n".join(dict.fromkeys(words)) + "\n")
     return len(dict.fromkeys(words))
 
+
 def make_tiny_blip2(out_dir, dim: int = 16, image_size: int = 32, seed: int = 0) -> Path:
     "Save a tiny random `Blip2ForImageTextRetrieval` + BERT tokenizer + image processor to `out_dir`."
-    from transformers import Blip2Config, Blip2ForImageTextRetrieval, BertTokenizer, BlipImageProcessor  # lazy: the [video] extra, only needed here
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True); nv = _bert_vocab(out)
+    from transformers import (
+        Blip2Config,
+        Blip2ForImageTextRetrieval,
+        BertTokenizer,
+        BlipImageProcessor,
+    )  # lazy: the [video] extra, only needed here
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    nv = _bert_vocab(out)
     small = dict(hidden_size=dim, intermediate_size=2 * dim, num_hidden_layers=1, num_attention_heads=2)
-    cfg = Blip2Config(vision_config=dict(image_size=image_size, patch_size=image_size // 4, **small),
-                      qformer_config=dict(vocab_size=nv, encoder_hidden_size=dim, max_position_embeddings=64, use_qformer_text_input=True, **small),
-                      num_query_tokens=4, image_text_hidden_size=8)
-    torch.manual_seed(seed); Blip2ForImageTextRetrieval(cfg).save_pretrained(out)
+    cfg = Blip2Config(
+        vision_config=dict(image_size=image_size, patch_size=image_size // 4, **small),
+        qformer_config=dict(
+            vocab_size=nv, encoder_hidden_size=dim, max_position_embeddings=64, use_qformer_text_input=True, **small
+        ),
+        num_query_tokens=4,
+        image_text_hidden_size=8,
+    )
+    torch.manual_seed(seed)
+    Blip2ForImageTextRetrieval(cfg).save_pretrained(out)
     BertTokenizer(str(out / "vocab.txt")).save_pretrained(out)
     BlipImageProcessor(size={"height": image_size, "width": image_size}).save_pretrained(out)
     return out
@@ -85,18 +145,42 @@ def make_tiny_blip2(out_dir, dim: int = 16, image_size: int = 32, seed: int = 0)
 # %% ../../nbs/testing/01_tiny.ipynb #tb22
 def make_tiny_blip(out_dir, dim: int = 16, image_size: int = 32, seed: int = 0) -> dict:
     "Save tiny random BLIP captioning and ITM models (BERT tokenizer with [DEC]) under `out_dir`; returns their dirs."
-    from transformers import BlipConfig, BlipForConditionalGeneration, BlipForImageTextRetrieval, BertTokenizer, BlipImageProcessor  # lazy: the [video] extra, only needed here
-    out = Path(out_dir); res = {}
+    from transformers import (
+        BlipConfig,
+        BlipForConditionalGeneration,
+        BlipForImageTextRetrieval,
+        BertTokenizer,
+        BlipImageProcessor,
+    )  # lazy: the [video] extra, only needed here
+
+    out = Path(out_dir)
+    res = {}
     small = dict(hidden_size=dim, intermediate_size=2 * dim, num_hidden_layers=1, num_attention_heads=2)
     for kind, cls in (("caption", BlipForConditionalGeneration), ("itm", BlipForImageTextRetrieval)):
-        d = out / kind; d.mkdir(parents=True, exist_ok=True); nv = _bert_vocab(d)
+        d = out / kind
+        d.mkdir(parents=True, exist_ok=True)
+        nv = _bert_vocab(d)
         (d / "vocab.txt").write_text((d / "vocab.txt").read_text() + "[DEC]\n")
-        cfg = BlipConfig(text_config=dict(vocab_size=nv + 1, max_position_embeddings=64, bos_token_id=nv, sep_token_id=3, pad_token_id=0,
-                                          eos_token_id=3, encoder_hidden_size=dim, **small),
-                         vision_config=dict(image_size=image_size, patch_size=image_size // 4, **small), projection_dim=8, image_text_hidden_size=8)
-        torch.manual_seed(seed); cls(cfg).save_pretrained(d)
+        cfg = BlipConfig(
+            text_config=dict(
+                vocab_size=nv + 1,
+                max_position_embeddings=64,
+                bos_token_id=nv,
+                sep_token_id=3,
+                pad_token_id=0,
+                eos_token_id=3,
+                encoder_hidden_size=dim,
+                **small,
+            ),
+            vision_config=dict(image_size=image_size, patch_size=image_size // 4, **small),
+            projection_dim=8,
+            image_text_hidden_size=8,
+        )
+        torch.manual_seed(seed)
+        cls(cfg).save_pretrained(d)
         BertTokenizer(str(d / "vocab.txt"), bos_token="[DEC]").save_pretrained(d)
-        BlipImageProcessor(size={"height": image_size, "width": image_size}).save_pretrained(d); res[kind] = str(d)
+        BlipImageProcessor(size={"height": image_size, "width": image_size}).save_pretrained(d)
+        res[kind] = str(d)
     return res
 
 # %% ../../nbs/testing/01_tiny.ipynb #dc17
@@ -104,7 +188,12 @@ def make_demo_checkpoint(out_dir, seed: int = 0, **cfg_overrides) -> Path:
     "A tiny random checkpoint + tiny CLIP/BLIP-2 feature models under `out_dir` (for tests and examples; no download)."
     out = Path(out_dir)
     fm = {"clip": str(make_tiny_clip(out / "clip")), "blip": str(make_tiny_blip2(out / "blip2"))}
-    cfg = VideoLightsConfig.preset("tiny", 'data.video_blocks=[["clip",20],["blip",16]]', 'data.text_blocks=[["clip",16],["blip",16]]',
-                                   *[f"{k}={json.dumps(v)}" for k, v in cfg_overrides.items()])
-    torch.manual_seed(seed); model = build_model(cfg).eval()
+    cfg = VideoLightsConfig.preset(
+        "tiny",
+        'data.video_blocks=[["clip",20],["blip",16]]',
+        'data.text_blocks=[["clip",16],["blip",16]]',
+        *[f"{k}={json.dumps(v)}" for k, v in cfg_overrides.items()],
+    )
+    torch.manual_seed(seed)
+    model = build_model(cfg).eval()
     return save_checkpoint(out / "ckpt", model, cfg, extra={"feature_models": fm})

@@ -22,13 +22,18 @@ log = logging.getLogger(__name__)
 __all__ = ['log', 'CURVE_METRICS', 'dataset_for', 'run_experiment', 'plot_history', 'plot_example', 'choose_examples']
 
 # %% ../../nbs/train/01_experiment.ipynb #c0006
-def dataset_for(cfg: VideoLightsConfig, dataset_path=None, variant: str = "standard", synth_preset: str = "small") -> Path:
+def dataset_for(
+    cfg: VideoLightsConfig, dataset_path=None, variant: str = "standard", synth_preset: str = "small"
+) -> Path:
     "Path of the dataset to use: `dataset_path`, or the embedded synthetic one (generated into the cache if needed)."
     if dataset_path is not None:
-        p = Path(dataset_path); check_blocks(read_manifest(p), cfg); return p
+        p = Path(dataset_path)
+        check_blocks(read_manifest(p), cfg)
+        return p
     kw = dict(clip_len=cfg.data.clip_len, variant=variant)
     p = cache_dir() / synth_name(synth_preset, **kw)
-    if not (p / MANIFEST).exists(): load_default_dataset(cfg, preset=synth_preset, path=p, **kw)
+    if not (p / MANIFEST).exists():
+        load_default_dataset(cfg, preset=synth_preset, path=p, **kw)
     check_blocks(read_manifest(p), cfg)
     return p
 
@@ -37,46 +42,74 @@ def _history(log_path) -> list:
     "Per-epoch records of the trainer's `log.jsonl`, flattened: step, epoch, losses and the evaluation keys."
     out = []
     for line in Path(log_path).read_text().splitlines() if Path(log_path).is_file() else []:
-        r = json.loads(line); ev = r.pop("eval", {}) or {}
+        r = json.loads(line)
+        ev = r.pop("eval", {}) or {}
         out.append({**{k: v for k, v in r.items() if isinstance(v, (int, float))}, **ev})
     return out
 
+
 def _final_eval(path) -> dict:
     "The `brief` metrics of the trainer's last evaluation (saved with its `last` checkpoint), or {}."
-    try: m = json.loads(Path(path).read_text())
-    except (OSError, ValueError): return {}
+    try:
+        m = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
     m = m.get("metrics", m) if isinstance(m, dict) else {}
     return dict((m or {}).get("brief", {}))
 
-def run_experiment(cfg, dataset_path=None, out_dir=".", pretrain=False, pretrain_overrides=(), keep_predictions=False,
-                   synth_preset="small") -> dict:
+
+def run_experiment(
+    cfg,
+    dataset_path=None,
+    out_dir=".",
+    pretrain=False,
+    pretrain_overrides=(),
+    keep_predictions=False,
+    synth_preset="small",
+) -> dict:
     "Train and evaluate `cfg` (a config or its dict) through `videolights.train.loop.fit`; save metrics/history/config/provenance to `out_dir`."
     cfg = VideoLightsConfig.from_dict(cfg) if isinstance(cfg, dict) else cfg
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     data = dataset_for(cfg, dataset_path, synth_preset=synth_preset)
     t0, res = time.time(), {}
     with tempfile.TemporaryDirectory(prefix="vl-ablate-") as tmp:
         init = None
         if pretrain:
             pcfg = override(cfg, list(pretrain_overrides))
-            pdata = dataset_for(pcfg, None, variant="pretrain", synth_preset=synth_preset) if dataset_path is None else None
-            if pdata is None: raise VideoLightsError("pretrain=True needs the synthetic pretraining corpus; give dataset_path=None")
+            pdata = (
+                dataset_for(pcfg, None, variant="pretrain", synth_preset=synth_preset) if dataset_path is None else None
+            )
+            if pdata is None:
+                raise VideoLightsError("pretrain=True needs the synthetic pretraining corpus; give dataset_path=None")
             res["pretrain"] = fit(pcfg, Path(tmp) / "pretrain", dataset=str(pdata))
             init = str(Path(tmp) / "pretrain" / "best")
             res["pretrain_history"] = _history(Path(tmp) / "pretrain" / "log.jsonl")
         r = fit(cfg, Path(tmp) / "train", dataset=str(data), init_from=init)
         hist = _history(Path(tmp) / "train" / "log.jsonl")
         final = _final_eval(Path(tmp) / "train" / "last" / "metrics.json")
-        if final and (not hist or hist[-1].get("step") != r.get("steps")):  # a run stopped inside an epoch: log its final evaluation too
+        if final and (
+            not hist or hist[-1].get("step") != r.get("steps")
+        ):  # a run stopped inside an epoch: log its final evaluation too
             hist.append({"epoch": r.get("epochs"), "step": r.get("steps"), **final})
         preds = Path(tmp) / "train" / "best_val_preds.jsonl"
-        if keep_predictions and preds.is_file(): shutil.copyfile(preds, out / "val_predictions.jsonl")
+        if keep_predictions and preds.is_file():
+            shutil.copyfile(preds, out / "val_predictions.jsonl")
     brief = (r.get("metrics") or {}).get("brief", {})
     last = final or next((h for h in reversed(hist) if any(k in h for k in brief)), {})
-    result = {"metrics": brief, "last_eval": {k: last[k] for k in brief if k in last}, "status": r.get("status"),
-              "steps": r.get("steps"), "epochs": r.get("epochs"), "best_epoch": r.get("best_epoch"), "seed": cfg.train.seed,
-              "seconds": round(time.time() - t0, 1), "pretrain": bool(pretrain), "dataset": str(dataset_path or "embedded synthetic"),
-              "pretrain_steps": (res.get("pretrain") or {}).get("steps")}
+    result = {
+        "metrics": brief,
+        "last_eval": {k: last[k] for k in brief if k in last},
+        "status": r.get("status"),
+        "steps": r.get("steps"),
+        "epochs": r.get("epochs"),
+        "best_epoch": r.get("best_epoch"),
+        "seed": cfg.train.seed,
+        "seconds": round(time.time() - t0, 1),
+        "pretrain": bool(pretrain),
+        "dataset": str(dataset_path or "embedded synthetic"),
+        "pretrain_steps": (res.get("pretrain") or {}).get("steps"),
+    }
     cfg.save(out / "config.json")
     atomic_write_text(out / "history.json", json.dumps(hist, indent=1) + "\n")
     atomic_write_text(out / "provenance.json", json.dumps(provenance(), indent=2) + "\n")
@@ -86,49 +119,68 @@ def run_experiment(cfg, dataset_path=None, out_dir=".", pretrain=False, pretrain
 # %% ../../nbs/train/01_experiment.ipynb #c0011
 CURVE_METRICS = ("MR-full-R1@0.5", "MR-full-mAP", "HL-min-VeryGood-mAP", "HL-min-VeryGood-Hit1")
 
+
 def plot_history(history: list, title: str = "", path=None):
     "Loss (log scale) and validation metrics vs optimizer step of one run; saved to `path` if given."
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.4))
     h = [r for r in history if "step" in r]
     a.plot([r["step"] for r in h], [r.get("loss_overall", float("nan")) for r in h], "o-", ms=3)
-    a.set(xlabel="optimizer step", ylabel="train loss (weighted sum)", title="loss"); a.set_yscale("log")
+    a.set(xlabel="optimizer step", ylabel="train loss (weighted sum)", title="loss")
+    a.set_yscale("log")
     for k in CURVE_METRICS:
         ev = [r for r in h if k in r]
-        if ev: b.plot([r["step"] for r in ev], [r[k] for r in ev], "o-", ms=3, label=k)
-    b.set(xlabel="optimizer step", ylabel="%", title="validation"); b.legend(fontsize=7)
-    fig.suptitle(title); fig.tight_layout()
-    if path is not None: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=100)
+        if ev:
+            b.plot([r["step"] for r in ev], [r[k] for r in ev], "o-", ms=3, label=k)
+    b.set(xlabel="optimizer step", ylabel="%", title="validation")
+    b.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100)
     return fig
 
 # %% ../../nbs/train/01_experiment.ipynb #c0014
 def plot_example(gt: dict, pred: dict, clip_len: float = 2.0, top: int = 3, path=None):
     "Saliency over time vs the 3 annotators, and predicted vs true moments, for one query (`gt`/`pred` records)."
-    sal = np.asarray(pred["pred_saliency_scores"], dtype=float); L = len(sal)
+    sal = np.asarray(pred["pred_saliency_scores"], dtype=float)
+    L = len(sal)
     t = (np.arange(L) + 0.5) * clip_len
     raters = np.zeros((L, 3))
     for cid, sc in zip(gt.get("relevant_clip_ids", []), gt.get("saliency_scores", [])):
-        if cid < L: raters[cid] = sc
+        if cid < L:
+            raters[cid] = sc
     fig, (a, b) = plt.subplots(2, 1, figsize=(10, 4.2), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
-    for j in range(3): a.step(t, raters[:, j], where="mid", lw=1, alpha=0.8, label=f"annotator {j + 1}")
+    for j in range(3):
+        a.step(t, raters[:, j], where="mid", lw=1, alpha=0.8, label=f"annotator {j + 1}")
     s = (sal - sal.min()) / (np.ptp(sal) or 1.0) * 4
     a.plot(t, s, "k-o", ms=2.5, lw=1.3, label="predicted (scaled)")
-    a.set(ylabel="saliency (0-4)", title=f"qid {gt.get('qid')}: {gt.get('query', '')}"[:100]); a.legend(fontsize=7, ncol=4, loc="upper right")
-    for st, ed in gt.get("relevant_windows", []): b.barh(1, ed - st, left=st, height=0.6, color="tab:green", alpha=0.7)
+    a.set(ylabel="saliency (0-4)", title=f"qid {gt.get('qid')}: {gt.get('query', '')}"[:100])
+    a.legend(fontsize=7, ncol=4, loc="upper right")
+    for st, ed in gt.get("relevant_windows", []):
+        b.barh(1, ed - st, left=st, height=0.6, color="tab:green", alpha=0.7)
     for k, (st, ed, sc) in enumerate(pred["pred_relevant_windows"][:top]):
         b.barh(-k, ed - st, left=st, height=0.6, color="tab:blue", alpha=0.35 + 0.6 * float(sc))
         b.text(ed, -k, f" {sc:.2f}", va="center", fontsize=7)
-    b.set_yticks([1] + [-k for k in range(min(top, len(pred["pred_relevant_windows"])))],
-                 ["ground truth"] + [f"pred #{k + 1}" for k in range(min(top, len(pred["pred_relevant_windows"])))])
-    b.set(xlabel="time (s)", xlim=(0, max(L * clip_len, gt.get("duration", 0)))); fig.tight_layout()
-    if path is not None: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=100)
+    b.set_yticks(
+        [1] + [-k for k in range(min(top, len(pred["pred_relevant_windows"])))],
+        ["ground truth"] + [f"pred #{k + 1}" for k in range(min(top, len(pred["pred_relevant_windows"])))],
+    )
+    b.set(xlabel="time (s)", xlim=(0, max(L * clip_len, gt.get("duration", 0))))
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100)
     return fig
 
 # %% ../../nbs/train/01_experiment.ipynb #c0018
 def choose_examples(gt: list, n: int = 4, qids=None) -> list:
     "Ground-truth records to show: those with the given `qids`, else `n` evenly spaced ones."
     if qids:
-        by = {r["qid"]: r for r in gt}; bad = [q for q in qids if q not in by]
-        if bad: raise VideoLightsError(f"qids {bad} are not in the evaluated split; e.g. {[r['qid'] for r in gt[:5]]}")
+        by = {r["qid"]: r for r in gt}
+        bad = [q for q in qids if q not in by]
+        if bad:
+            raise VideoLightsError(f"qids {bad} are not in the evaluated split; e.g. {[r['qid'] for r in gt[:5]]}")
         return [by[q] for q in qids]
     n = max(1, min(n, len(gt)))
     return [gt[round(i * (len(gt) - 1) / max(n - 1, 1))] for i in range(n)]

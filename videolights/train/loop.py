@@ -29,63 +29,103 @@ from ..criterion.losses import build_criterion
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MR_STOP_WEIGHTS', 'WINDOW_STOP_WEIGHTS', 'EVAL_DATASET', 'CURVE_KEYS', 'stop_score', 'selection_score',
-           'TrainState', 'load_splits', 'domains_of', 'evaluate', 'to_float', 'check_output_dir', 'save_state',
-           'state_dir', 'write_log', 'plot_curves', 'init_weights', 'train_run', 'summary_table', 'fit']
+__all__ = ['log', 'MR_STOP_WEIGHTS', 'WINDOW_STOP_WEIGHTS', 'EVAL_DATASET', 'CURVE_KEYS', 'stop_score',
+           'selection_score', 'TrainState', 'load_splits', 'domains_of', 'evaluate', 'to_float',
+           'check_output_dir', 'save_state', 'state_dir', 'write_log', 'plot_curves', 'init_weights',
+           'train_run', 'summary_table', 'fit']
 
 # %% ../../nbs/train/00_loop.ipynb #c0006
-MR_STOP_WEIGHTS = {"MR-full-R1@0.3": 0.3, "MR-full-R1@0.5": 0.5, "MR-full-R1@0.7": 0.7, "MR-full-mAP@0.5": 0.5,
-                   "MR-full-mAP@0.75": 0.75, "MR-full-mAP": 0.25, "MR-long-mAP": 0.25, "MR-middle-mAP": 0.25,
-                   "MR-short-mAP": 0.25}  # QVHighlights-style data (the original's dset_name 'hl')
+MR_STOP_WEIGHTS = {
+    "MR-full-R1@0.3": 0.3,
+    "MR-full-R1@0.5": 0.5,
+    "MR-full-R1@0.7": 0.7,
+    "MR-full-mAP@0.5": 0.5,
+    "MR-full-mAP@0.75": 0.75,
+    "MR-full-mAP": 0.25,
+    "MR-long-mAP": 0.25,
+    "MR-middle-mAP": 0.25,
+    "MR-short-mAP": 0.25,
+}  # QVHighlights-style data (the original's dset_name 'hl')
 WINDOW_STOP_WEIGHTS = {"MR-full-R1@0.3": 0.3, "MR-full-R1@0.5": 0.5, "MR-full-R1@0.7": 0.7, "MR-full-mIoU": 0.5}
+
 
 def stop_score(brief: dict, weights: dict) -> float:
     "The original's `calculate_stop_score`: normalised weighted mean of the `weights` keys present in `brief`."
     tot = sum(weights.values())
     return sum(brief[k] * w / tot for k, w in weights.items() if k in brief)
 
+
 def selection_score(brief: dict, cfg: VideoLightsConfig) -> float:
     "Score for `best` and early stopping: `train.main_metric`, or the original's weighted mix (`stop_score`)."
     m = cfg.train.main_metric
     if m != "stop_score":
-        if m not in brief: raise ConfigError(f"train.main_metric={m!r} is not an evaluation key; valid: {sorted(brief)}")
+        if m not in brief:
+            raise ConfigError(f"train.main_metric={m!r} is not an evaluation key; valid: {sorted(brief)}")
         return float(brief[m])
-    if cfg.hd_only: return float(brief["mAP"])  # the original's TVSum loop selects on mAP
+    if cfg.hd_only:
+        return float(brief["mAP"])  # the original's TVSum loop selects on mAP
     return stop_score(brief, MR_STOP_WEIGHTS if cfg.data.saliency == "qvhighlights" else WINDOW_STOP_WEIGHTS)
 
 # %% ../../nbs/train/00_loop.ipynb #c0010
 class TrainState:
     "Counters, best score, early-stop count, per-epoch history and the running loss sums of the current epoch."
+
     def __init__(self):
-        self.epoch, self.batch, self.step, self.best, self.best_epoch, self.es_cnt, self.history, self.sums, self.n_sums = 0, 0, 0, -math.inf, -1, 0, [], {}, 0
+        (
+            self.epoch,
+            self.batch,
+            self.step,
+            self.best,
+            self.best_epoch,
+            self.es_cnt,
+            self.history,
+            self.sums,
+            self.n_sums,
+        ) = 0, 0, 0, -math.inf, -1, 0, [], {}, 0
         self.best_metrics = None
-    def state_dict(self): return dict(vars(self))
-    def load_state_dict(self, d): vars(self).update(d)
+
+    def state_dict(self):
+        return dict(vars(self))
+
+    def load_state_dict(self, d):
+        vars(self).update(d)
 
 # %% ../../nbs/train/00_loop.ipynb #c0013
 def load_splits(cfg: VideoLightsConfig, dataset=None, domain=None):
     "(train, val) `VideoLightsDataset`s and the val ground truth of `dataset` (default: the embedded synthetic set)."
     dd = load_default_dataset(cfg) if dataset is None else load_dataset(dataset)  # default: generated with cfg's blocks
-    try: check_blocks(dd.manifest, cfg)
+    try:
+        check_blocks(dd.manifest, cfg)
     except VideoLightsError as e:
-        raise VideoLightsError(f"dataset {dataset or 'synthetic (embedded)'} does not fit the config: {e}; pick the preset of this "
-                               "dataset or set data.video_blocks / data.text_blocks to its blocks (`videolights data info`)") from None
+        raise VideoLightsError(
+            f"dataset {dataset or 'synthetic (embedded)'} does not fit the config: {e}; pick the preset of this "
+            "dataset or set data.video_blocks / data.text_blocks to its blocks (`videolights data info`)"
+        ) from None
     val = next((s for s in ("val", "valid") if s in dd), None)
-    if "train" not in dd: raise VideoLightsError(f"dataset {dataset} has no 'train' split (splits: {list(dd)})")
+    if "train" not in dd:
+        raise VideoLightsError(f"dataset {dataset} has no 'train' split (splits: {list(dd)})")
     if domain is not None:
         keep = lambda d: d == domain
-        sub = {s: dd[s].filter(keep, input_columns="domain", keep_in_memory=True).flatten_indices(keep_in_memory=True)
-               for s in ("train", val) if s}
-        if not len(sub["train"]): raise VideoLightsError(f"no training queries of domain {domain!r} in {dataset}; domains: {domains_of(dd)}")
-        man, dd = dd.manifest, hf.DatasetDict({**dd, **sub}); dd.manifest = man
+        sub = {
+            s: dd[s].filter(keep, input_columns="domain", keep_in_memory=True).flatten_indices(keep_in_memory=True)
+            for s in ("train", val)
+            if s
+        }
+        if not len(sub["train"]):
+            raise VideoLightsError(f"no training queries of domain {domain!r} in {dataset}; domains: {domains_of(dd)}")
+        man, dd = dd.manifest, hf.DatasetDict({**dd, **sub})
+        dd.manifest = man
     tr = VideoLightsDataset(dd, "train", cfg)
-    if val is None: return tr, None, None
+    if val is None:
+        return tr, None, None
     gt = [json.loads(r) for r in dd[val]["record"]]
     return tr, VideoLightsDataset(dd, val, cfg), gt
+
 
 def domains_of(dd) -> list:
     "Sorted non-empty `domain` values of the train split (TVSum / YouTube-HL)."
     return sorted({d for d in dd["train"]["domain"] if d})
+
 
 def _loader(ds, cfg, batch_size, shuffle):
     # own generator: creating an iterator must not draw from the global RNG (exact mid-epoch resume)
@@ -94,22 +134,30 @@ def _loader(ds, cfg, batch_size, shuffle):
 # %% ../../nbs/train/00_loop.ipynb #c0018
 EVAL_DATASET = {"qvhighlights": "qvhighlights", "windows": "charades", "tvsum": "tvsum", "youtube": "youtube"}
 
+
 def evaluate(model, loader, gt, cfg: VideoLightsConfig, accelerator, desc="eval"):
     "Predict on `loader` (sharded), gather the records of all processes, and score them with `eval_submission`."
-    model.eval(); recs = []
+    model.eval()
+    recs = []
     with torch.no_grad():
         for batch in _bar(loader, accelerator, desc):
-            with accelerator.autocast(): out = to_float(model(**batch["model_inputs"]))
+            with accelerator.autocast():
+                out = to_float(model(**batch["model_inputs"]))
             recs += accelerator.gather_for_metrics(postprocess(out, batch["meta"], cfg), use_gather_object=True)
     recs = list({r["qid"]: r for r in recs}.values())  # defensive: one record per query
     return eval_submission(recs, gt, dataset=EVAL_DATASET[cfg.data.saliency], clip_len=cfg.data.clip_len), recs
 
+
 def to_float(x):
     "Floating tensors in a (nested) output dict/list as float32 (outputs of a mixed-precision forward)."
-    if torch.is_tensor(x): return x.float() if x.is_floating_point() else x
-    if isinstance(x, dict): return {k: to_float(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)): return type(x)(to_float(v) for v in x)
+    if torch.is_tensor(x):
+        return x.float() if x.is_floating_point() else x
+    if isinstance(x, dict):
+        return {k: to_float(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(to_float(v) for v in x)
     return x
+
 
 def _bar(it, accelerator, desc, **kw):
     return tqdm(it, desc=desc, leave=False, dynamic_ncols=True, disable=not accelerator.is_main_process, **kw)
@@ -118,77 +166,126 @@ def _bar(it, accelerator, desc, **kw):
 def check_output_dir(out: Path, resume=False, overwrite=False):
     "Create `out` and make sure it is writable and holds no other run (unless `resume` / `overwrite`)."
     try:
-        out.mkdir(parents=True, exist_ok=True); probe = out / f".write-test-{uuid.uuid4().hex[:6]}"
-        probe.write_text(""); probe.unlink()
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{uuid.uuid4().hex[:6]}"
+        probe.write_text("")
+        probe.unlink()
     except OSError as e:
-        raise VideoLightsError(f"output directory {out} is not writable ({e.strerror or e}); choose another --output-dir") from None
+        raise VideoLightsError(
+            f"output directory {out} is not writable ({e.strerror or e}); choose another --output-dir"
+        ) from None
     if not resume and not overwrite and ((out / "state").exists() or (out / "train_summary.json").exists()):
-        raise VideoLightsError(f"{out} already holds a training run; pass --resume to continue it, --overwrite to replace it, "
-                               "or choose another --output-dir")
+        raise VideoLightsError(
+            f"{out} already holds a training run; pass --resume to continue it, --overwrite to replace it, "
+            "or choose another --output-dir"
+        )
+
 
 def save_state(accelerator, out: Path):
     "`accelerator.save_state` into `out/state` atomically (temporary folder, then rename; the old state is removed last)."
     tmp, dst, old = out / ".state.tmp", out / "state", out / ".state.old"
     if accelerator.is_main_process:
-        if tmp.exists(): shutil.rmtree(tmp)
+        if tmp.exists():
+            shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        if dst.exists(): os.replace(dst, old)
-        os.replace(tmp, dst); shutil.rmtree(old, ignore_errors=True)
+        if dst.exists():
+            os.replace(dst, old)
+        os.replace(tmp, dst)
+        shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
+
 
 def state_dir(out: Path) -> Path:
     "The saved training state of `out` (falls back to the previous one if a save was cut between the two renames)."
     for p in (out / "state", out / ".state.old"):
-        if (p / "custom_checkpoint_1.pkl").exists(): return p
-    raise VideoLightsError(f"--resume: no saved training state in {out}/state; start without --resume (or with --overwrite)")
+        if (p / "custom_checkpoint_1.pkl").exists():
+            return p
+    raise VideoLightsError(
+        f"--resume: no saved training state in {out}/state; start without --resume (or with --overwrite)"
+    )
+
 
 def write_log(out: Path, history: list):
     "The metrics log (`log.jsonl`, one line per epoch) rewritten from the saved history, so a resumed run has no duplicates."
     atomic_write_text(out / "log.jsonl", "".join(json.dumps(r) + "\n" for r in history))
 
+
 CURVE_KEYS = ("MR-full-R1@0.5", "MR-full-R1@0.7", "MR-full-mAP", "HL-min-VeryGood-mAP", "HL-min-VeryGood-Hit1", "mAP")
+
 
 def plot_curves(history: list, path: Path, title=""):
     "Training loss and the main validation metrics vs epoch, as a PNG (written atomically)."
-    import matplotlib; matplotlib.use("Agg")
+    import matplotlib
+
+    matplotlib.use("Agg")
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
     a.plot([r["epoch"] for r in history], [r["loss_overall"] for r in history], "o-", ms=3)
-    a.set(xlabel="epoch", ylabel="train loss (weighted sum)", title="loss"); a.set_yscale("log")
+    a.set(xlabel="epoch", ylabel="train loss (weighted sum)", title="loss")
+    a.set_yscale("log")
     ev = [r for r in history if "eval" in r]
     for k in CURVE_KEYS:
-        if ev and k in ev[0]["eval"]: b.plot([r["epoch"] for r in ev], [r["eval"][k] for r in ev], "o-", ms=3, label=k)
-    if ev: b.plot([r["epoch"] for r in ev], [r["score"] for r in ev], "k--", label="selection score"); b.legend(fontsize=7)
-    b.set(xlabel="epoch", ylabel="metric (%)", title="validation"); fig.suptitle(title); fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp: fig.savefig(tmp, dpi=100)
+        if ev and k in ev[0]["eval"]:
+            b.plot([r["epoch"] for r in ev], [r["eval"][k] for r in ev], "o-", ms=3, label=k)
+    if ev:
+        b.plot([r["epoch"] for r in ev], [r["score"] for r in ev], "k--", label="selection score")
+        b.legend(fontsize=7)
+    b.set(xlabel="epoch", ylabel="metric (%)", title="validation")
+    fig.suptitle(title)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
 
 # %% ../../nbs/train/00_loop.ipynb #c0024
 def init_weights(model, path, cfg: VideoLightsConfig):
     "Load the weights of checkpoint `path` into `model` (fine-tuning); a clear error when its config does not fit."
-    with torch.random.fork_rng(): src, scfg, _ = load_checkpoint(path)  # building it must not move our RNG
-    sd = src.state_dict(); bad = state_dict_mismatch(model.state_dict(), sd)
+    with torch.random.fork_rng():
+        src, scfg, _ = load_checkpoint(path)  # building it must not move our RNG
+    sd = src.state_dict()
+    bad = state_dict_mismatch(model.state_dict(), sd)
     if bad:
-        diff = [f"model.{k}={v!r} (this run: {getattr(cfg.model, k)!r})" for k, v in vars(scfg.model).items() if getattr(cfg.model, k) != v]
-        diff += [f"{k}={getattr(scfg, k)} (this run: {getattr(cfg, k)})" for k in ("v_feat_dim", "t_feat_dim") if getattr(scfg, k) != getattr(cfg, k)]
-        raise VideoLightsError(f"--init-from {path}: that checkpoint was trained with another config ({'; '.join(diff) or 'same fields'}); "
-                               f"its weights do not fit this model: {bad}. Use a checkpoint of the same model and feature dims, or the matching --preset/--set")
+        diff = [
+            f"model.{k}={v!r} (this run: {getattr(cfg.model, k)!r})"
+            for k, v in vars(scfg.model).items()
+            if getattr(cfg.model, k) != v
+        ]
+        diff += [
+            f"{k}={getattr(scfg, k)} (this run: {getattr(cfg, k)})"
+            for k in ("v_feat_dim", "t_feat_dim")
+            if getattr(scfg, k) != getattr(cfg, k)
+        ]
+        raise VideoLightsError(
+            f"--init-from {path}: that checkpoint was trained with another config ({'; '.join(diff) or 'same fields'}); "
+            f"its weights do not fit this model: {bad}. Use a checkpoint of the same model and feature dims, or the matching --preset/--set"
+        )
     model.load_state_dict(sd)
+
 
 def _state():
     "The process state (honours `ACCELERATE_USE_CPU`, as `Accelerator` does: a bare `PartialState()` would not)."
     return process_state()
 
+
 def _make_accelerator(cfg):
-    return Accelerator(mixed_precision=cfg.train.mixed_precision, gradient_accumulation_steps=cfg.train.grad_accum, rng_types=[],
-                       kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])  # some params get no grad
+    return Accelerator(
+        mixed_precision=cfg.train.mixed_precision,
+        gradient_accumulation_steps=cfg.train.grad_accum,
+        rng_types=[],
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )  # some params get no grad
+
 
 def _micro_bsz(cfg, nproc) -> int:
-    T = cfg.train; n = nproc * T.grad_accum
-    if T.bsz % n: raise ConfigError(f"train.bsz={T.bsz} must be divisible by processes x train.grad_accum = {nproc} x {T.grad_accum}")
+    T = cfg.train
+    n = nproc * T.grad_accum
+    if T.bsz % n:
+        raise ConfigError(
+            f"train.bsz={T.bsz} must be divisible by processes x train.grad_accum = {nproc} x {T.grad_accum}"
+        )
     return T.bsz // n
 
 # %% ../../nbs/train/00_loop.ipynb #c0026
@@ -196,81 +293,130 @@ def train_run(cfg: VideoLightsConfig, out, dataset=None, resume=False, init_from
     "Train one model (one dataset / domain) into `out`; returns the summary. Run under `accelerate launch` for DDP."
     T, out, t0 = cfg.train, Path(out), time.time()
     logging.getLogger("accelerate").setLevel(logging.WARNING)
-    acc = _make_accelerator(cfg); mb = _micro_bsz(cfg, acc.num_processes)
-    set_seed(T.seed)                                                        # before the model is built
-    with acc.main_process_first(): tr, va, gt = load_splits(cfg, dataset, cfg.data.domain)  # rank 0 builds a missing default set
+    acc = _make_accelerator(cfg)
+    mb = _micro_bsz(cfg, acc.num_processes)
+    set_seed(T.seed)  # before the model is built
+    with acc.main_process_first():
+        tr, va, gt = load_splits(cfg, dataset, cfg.data.domain)  # rank 0 builds a missing default set
     model, crit = build_model(cfg), build_criterion(cfg)
-    if init_from and not resume: init_weights(model, init_from, cfg)
-    opt = torch.optim.AdamW([{"params": [p for p in model.parameters() if p.requires_grad]}], lr=T.lr, weight_decay=T.weight_decay)
-    sched = torch.optim.lr_scheduler.StepLR(opt, T.lr_drop)                # stepped per epoch, not prepared
-    train_dl = _loader(tr, cfg, mb, shuffle=True); sampler = train_dl.sampler
+    if init_from and not resume:
+        init_weights(model, init_from, cfg)
+    opt = torch.optim.AdamW(
+        [{"params": [p for p in model.parameters() if p.requires_grad]}], lr=T.lr, weight_decay=T.weight_decay
+    )
+    sched = torch.optim.lr_scheduler.StepLR(opt, T.lr_drop)  # stepped per epoch, not prepared
+    train_dl = _loader(tr, cfg, mb, shuffle=True)
+    sampler = train_dl.sampler
     eval_dl = _loader(va, cfg, T.eval_bsz, shuffle=False) if va is not None else None
     model, opt, train_dl = acc.prepare(model, opt, train_dl)
-    if eval_dl is not None: eval_dl = acc.prepare(eval_dl)
-    st = TrainState(); acc.register_for_checkpointing(sched, st)
-    if resume: acc.load_state(str(state_dir(out)))
-    elif acc.is_main_process: cfg.save(out / "config.json")
+    if eval_dl is not None:
+        eval_dl = acc.prepare(eval_dl)
+    st = TrainState()
+    acc.register_for_checkpointing(sched, st)
+    if resume:
+        acc.load_state(str(state_dir(out)))
+    elif acc.is_main_process:
+        cfg.save(out / "config.json")
     raw, w, stop = acc.unwrap_model(model), crit.weight_dict, None
-    extra = lambda: dict(epoch=st.epoch, step=st.step, processes=acc.num_processes, dataset=str(dataset or "synthetic (embedded)"))
+    extra = lambda: dict(
+        epoch=st.epoch, step=st.step, processes=acc.num_processes, dataset=str(dataset or "synthetic (embedded)")
+    )
 
     def run_eval():
         metrics, recs = evaluate(raw, eval_dl, gt, cfg, acc)
-        model.train(); return metrics, recs, selection_score(metrics["brief"], cfg)
+        model.train()
+        return metrics, recs, selection_score(metrics["brief"], cfg)
 
     for epoch in range(st.epoch, T.n_epoch):
         dl = acc.skip_first_batches(train_dl, st.batch) if st.batch else train_dl
-        dl.set_epoch(epoch); sampler.set_epoch(epoch); tr.set_epoch(epoch)  # data order and labels seeded by (seed, epoch)
-        model.train(); crit.train()
+        dl.set_epoch(epoch)
+        sampler.set_epoch(epoch)
+        tr.set_epoch(epoch)  # data order and labels seeded by (seed, epoch)
+        model.train()
+        crit.train()
         for batch in _bar(dl, acc, f"{title}epoch {epoch + 1}/{T.n_epoch}", total=len(train_dl), initial=st.batch):
             with acc.accumulate(model):
                 err, qids = None, [m["qid"] for m in batch["meta"]]
                 try:
-                    with acc.autocast(): outputs = model(**batch["model_inputs"])
+                    with acc.autocast():
+                        outputs = model(**batch["model_inputs"])
                     # the text mask rides along for losses that need it (loss.quirk_contrastive_sum_padding=false)
                     tgt = {**batch["targets"], "src_txt_mask": batch["model_inputs"]["src_txt_mask"]}
                     ld = crit(to_float(outputs), tgt, epoch)  # losses and matching in float32
                     loss = crit.total(ld)
-                except VideoLightsError as e: err = str(e)          # e.g. NaN outputs caught by the criterion's input checks
+                except VideoLightsError as e:
+                    err = str(e)  # e.g. NaN outputs caught by the criterion's input checks
                 head = torch.tensor([1.0, math.nan] if err else [0.0, 0.0], device=acc.device)
-                if err is None: head[1] = loss.detach().float()
-                head = acc.reduce(head, "sum")                          # every process learns of a failure anywhere
+                if err is None:
+                    head[1] = loss.detach().float()
+                head = acc.reduce(head, "sum")  # every process learns of a failure anywhere
                 if head[0] > 0 or not torch.isfinite(head[1]):
                     why = err or ("an error on another process" if head[0] > 0 else "the loss is not finite")
-                    raise VideoLightsError(f"training stopped at epoch {epoch + 1}, optimizer step {st.step + 1}, batch {st.batch} of the epoch "
-                                           f"(this process's queries {qids}): {why}. Nothing of this step was saved: the last good checkpoint "
-                                           f"({out / 'last'}) and state ({out / 'state'}) are kept; check these queries' features for NaN/Inf "
-                                           "or lower train.lr, then --resume")
+                    raise VideoLightsError(
+                        f"training stopped at epoch {epoch + 1}, optimizer step {st.step + 1}, batch {st.batch} of the epoch "
+                        f"(this process's queries {qids}): {why}. Nothing of this step was saved: the last good checkpoint "
+                        f"({out / 'last'}) and state ({out / 'state'}) are kept; check these queries' features for NaN/Inf "
+                        "or lower train.lr, then --resume"
+                    )
                 keys = sorted(ld)
-                vals = acc.reduce(torch.stack([loss.detach().float()] + [ld[k].detach().float().reshape(()) * w.get(k, 1) for k in keys]), "mean")
+                vals = acc.reduce(
+                    torch.stack(
+                        [loss.detach().float()] + [ld[k].detach().float().reshape(()) * w.get(k, 1) for k in keys]
+                    ),
+                    "mean",
+                )
                 acc.backward(loss)
-                if acc.sync_gradients and T.grad_clip > 0: acc.clip_grad_norm_(model.parameters(), T.grad_clip)
-                opt.step(); opt.zero_grad()
-            st.batch += 1; st.n_sums += 1
-            for k, v in zip(["loss_overall"] + keys, vals.tolist()): st.sums[k] = st.sums.get(k, 0.0) + v
+                if acc.sync_gradients and T.grad_clip > 0:
+                    acc.clip_grad_norm_(model.parameters(), T.grad_clip)
+                opt.step()
+                opt.zero_grad()
+            st.batch += 1
+            st.n_sums += 1
+            for k, v in zip(["loss_overall"] + keys, vals.tolist()):
+                st.sums[k] = st.sums.get(k, 0.0) + v
             if acc.sync_gradients:
                 st.step += 1
-                if save_every and st.step % save_every == 0: save_state(acc, out)
-                if (T.max_steps > 0 and st.step >= T.max_steps) or (T.max_minutes > 0 and time.time() - t0 > 60 * T.max_minutes):
-                    stop = "max_steps" if T.max_steps > 0 and st.step >= T.max_steps else "max_minutes"; break
-        if stop: dl.end()                                                      # the loop was left early
-        if stop and st.batch < len(train_dl): save_state(acc, out); break      # stopped inside the epoch
+                if save_every and st.step % save_every == 0:
+                    save_state(acc, out)
+                if (T.max_steps > 0 and st.step >= T.max_steps) or (
+                    T.max_minutes > 0 and time.time() - t0 > 60 * T.max_minutes
+                ):
+                    stop = "max_steps" if T.max_steps > 0 and st.step >= T.max_steps else "max_minutes"
+                    break
+        if stop:
+            dl.end()  # the loop was left early
+        if stop and st.batch < len(train_dl):
+            save_state(acc, out)
+            break  # stopped inside the epoch
         sched.step()
-        row = {"epoch": epoch + 1, "step": st.step, "lr": opt.param_groups[0]["lr"], **{k: v / max(st.n_sums, 1) for k, v in st.sums.items()}}
+        row = {
+            "epoch": epoch + 1,
+            "step": st.step,
+            "lr": opt.param_groups[0]["lr"],
+            **{k: v / max(st.n_sums, 1) for k, v in st.sums.items()},
+        }
         st.epoch, st.batch, st.sums, st.n_sums = epoch + 1, 0, {}, 0
         if eval_dl is not None and ((epoch + 1) % T.eval_every == 0 or epoch + 1 == T.n_epoch):
-            metrics, recs, score = run_eval(); row.update(eval=metrics["brief"], score=score)
+            metrics, recs, score = run_eval()
+            row.update(eval=metrics["brief"], score=score)
             if score > st.best:
                 st.best, st.best_epoch, st.es_cnt, st.best_metrics = score, epoch + 1, 0, metrics
                 if acc.is_main_process:
                     save_checkpoint(out / "best", raw, cfg, metrics, extra())
                     atomic_write_text(out / "best_val_preds.jsonl", "".join(json.dumps(r) + "\n" for r in recs))
-            else: st.es_cnt += 1
-            if acc.is_main_process: save_checkpoint(out / "last", raw, cfg, metrics, extra())
+            else:
+                st.es_cnt += 1
+            if acc.is_main_process:
+                save_checkpoint(out / "last", raw, cfg, metrics, extra())
         st.history.append(row)
-        if acc.is_main_process: write_log(out, st.history); plot_curves(st.history, out / "training_curve.png", title)
+        if acc.is_main_process:
+            write_log(out, st.history)
+            plot_curves(st.history, out / "training_curve.png", title)
         save_state(acc, out)
-        if T.max_es_cnt != -1 and st.es_cnt > T.max_es_cnt: stop = "early_stop"
-        if stop: break
+        if T.max_es_cnt != -1 and st.es_cnt > T.max_es_cnt:
+            stop = "early_stop"
+        if stop:
+            break
     return _finish(acc, cfg, out, st, stop, raw, run_eval if eval_dl is not None else None, extra, t0, title)
 
 # %% ../../nbs/train/00_loop.ipynb #c0027
@@ -280,28 +426,46 @@ def _finish(acc, cfg, out, st, stop, raw, run_eval, extra, t0, title) -> dict:
     metrics = None
     if run_eval is not None and (last.get("step") != st.step or "eval" not in last):
         metrics, _, score = run_eval()
-        if acc.is_main_process: save_checkpoint(out / "last", raw, cfg, metrics, extra())
+        if acc.is_main_process:
+            save_checkpoint(out / "last", raw, cfg, metrics, extra())
         if st.best_epoch < 0:  # no evaluation in the run yet: the final state is the best we have
             st.best, st.best_metrics = score, metrics
-            if acc.is_main_process: save_checkpoint(out / "best", raw, cfg, metrics, extra())
+            if acc.is_main_process:
+                save_checkpoint(out / "best", raw, cfg, metrics, extra())
     best = st.best_metrics or metrics
-    summ = dict(status=stop or "completed", epochs=st.epoch, steps=st.step, best_epoch=st.best_epoch, best_score=st.best if best else None,
-                minutes=round((time.time() - t0) / 60, 2), processes=acc.num_processes, output_dir=str(out),
-                resume_hint=f"--resume --output-dir {out}" if stop in ("max_steps", "max_minutes") else None)
+    summ = dict(
+        status=stop or "completed",
+        epochs=st.epoch,
+        steps=st.step,
+        best_epoch=st.best_epoch,
+        best_score=st.best if best else None,
+        minutes=round((time.time() - t0) / 60, 2),
+        processes=acc.num_processes,
+        output_dir=str(out),
+        resume_hint=f"--resume --output-dir {out}" if stop in ("max_steps", "max_minutes") else None,
+    )
     if acc.is_main_process:
         if run_eval is None:  # no validation split (e.g. a pretraining corpus): `best` is the final model
-            for d in ("last", "best"): save_checkpoint(out / d, raw, cfg, None, extra())
-        if best: atomic_write_text(out / "metrics.json", json.dumps(best, indent=2) + "\n")
+            for d in ("last", "best"):
+                save_checkpoint(out / d, raw, cfg, None, extra())
+        if best:
+            atomic_write_text(out / "metrics.json", json.dumps(best, indent=2) + "\n")
         atomic_write_text(out / "train_summary.json", json.dumps(summ, indent=2) + "\n")
         acc.print(summary_table(summ, best, title))
     acc.wait_for_everyone()
     return dict(summ, metrics=best)
 
+
 def summary_table(summ: dict, metrics: dict | None, title="") -> str:
     "Plain-text table of the run (status, steps, best epoch) and the `brief` metrics of the best checkpoint."
-    rows = [("run", title.strip(" :") or "-"), ("status", summ["status"]), ("epochs / steps", f"{summ['epochs']} / {summ['steps']}"),
-            ("minutes", summ["minutes"]), ("best epoch", summ["best_epoch"]),
-            ("best score", f"{summ['best_score']:.2f}" if summ.get("best_score") is not None else "-")]
+    rows = [
+        ("run", title.strip(" :") or "-"),
+        ("status", summ["status"]),
+        ("epochs / steps", f"{summ['epochs']} / {summ['steps']}"),
+        ("minutes", summ["minutes"]),
+        ("best epoch", summ["best_epoch"]),
+        ("best score", f"{summ['best_score']:.2f}" if summ.get("best_score") is not None else "-"),
+    ]
     rows += [(k, f"{v:.2f}") for k, v in (metrics or {}).get("brief", {}).items()]
     wd = max(len(str(k)) for k, _ in rows)
     return "\n".join(f"{k:<{wd}}  {v}" for k, v in rows)
@@ -310,21 +474,36 @@ def summary_table(summ: dict, metrics: dict | None, title="") -> str:
 def fit(cfg: VideoLightsConfig, out, dataset=None, resume=False, init_from=None, save_every=0) -> dict:
     "Train `cfg` into `out`: one run, or for TVSum / YouTube-HL without `data.domain` one run per domain plus the average."
     out = Path(out)
-    if not cfg.hd_only or cfg.data.domain is not None: return train_run(cfg, out, dataset, resume, init_from, save_every)
+    if not cfg.hd_only or cfg.data.domain is not None:
+        return train_run(cfg, out, dataset, resume, init_from, save_every)
     doms = domains_of(load_dataset(dataset)) if dataset is not None else []
-    if not doms: return train_run(cfg, out, dataset, resume, init_from, save_every)
-    if _state().is_main_process: cfg.save(out / "config.json")  # lets --resume find the run
+    if not doms:
+        return train_run(cfg, out, dataset, resume, init_from, save_every)
+    if _state().is_main_process:
+        cfg.save(out / "config.json")  # lets --resume find the run
     res = {}
     for d in doms:
-        dout = out / d; done = (dout / "train_summary.json").exists()
-        if resume and done: res[d] = dict(json.loads((dout / "train_summary.json").read_text()), metrics=json.loads((dout / "metrics.json").read_text())); continue
-        dcfg = replace(cfg, data=replace(cfg.data, domain=d)); dout.mkdir(parents=True, exist_ok=True)
-        res[d] = train_run(dcfg, dout, dataset, resume and (dout / "state").exists(), init_from, save_every, title=f"{d}: ")
+        dout = out / d
+        done = (dout / "train_summary.json").exists()
+        if resume and done:
+            res[d] = dict(
+                json.loads((dout / "train_summary.json").read_text()),
+                metrics=json.loads((dout / "metrics.json").read_text()),
+            )
+            continue
+        dcfg = replace(cfg, data=replace(cfg.data, domain=d))
+        dout.mkdir(parents=True, exist_ok=True)
+        res[d] = train_run(
+            dcfg, dout, dataset, resume and (dout / "state").exists(), init_from, save_every, title=f"{d}: "
+        )
     brief = {f"{d}-mAP": r["metrics"]["brief"]["mAP"] for d, r in res.items()}
     brief = {"mAP": round(sum(brief.values()) / len(brief), 2), **brief}
     metrics = {"brief": brief, "per_domain": {d: r["metrics"] for d, r in res.items()}}
     if _state().is_main_process:
         atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         print("\n".join(f"{k:<8} {v:6.2f}" for k, v in brief.items()))
-    return {"status": "completed", "domains": {d: {k: v for k, v in r.items() if k != "metrics"} for d, r in res.items()}, "metrics": metrics}
-
+    return {
+        "status": "completed",
+        "domains": {d: {k: v for k, v in r.items() if k != "metrics"} for d, r in res.items()},
+        "metrics": metrics,
+    }
