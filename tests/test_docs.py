@@ -39,6 +39,18 @@ def _notebooks():
     return [doc_name(p) for p in list_notebooks(ROOT / "nbs")]
 
 
+def _sidebar():
+    "The sidebar the site must show: `[(caption, [page, ...])]` for the sections that have pages."
+    from videolights.docs import site_sections, page_name
+    return [(caption, [page_name(e) for e in entries]) for caption, entries in site_sections(ROOT / "nbs") if entries]
+
+
+def _text(html: str) -> str:
+    "The visible text of a page: tags dropped, entities decoded (code is split into highlighted spans)."
+    import html as h
+    return h.unescape(re.sub(r"<[^>]+>", "", html))
+
+
 def _pages(site):
     return sorted(site.rglob("*.html"))
 
@@ -56,11 +68,30 @@ def test_every_page_is_built(site):
     missing = [e for e in expected if not (site / e).exists() and not (site / "reports" / e).exists()]
     assert not missing, f"pages missing from the site: {missing}"
     assert (site / "_static" / "mathjax" / "tex-chtml.js").exists()
-    # the home page lists the notebooks in order (index, then by number)
-    nav = re.findall(r'class="toctree-l1[^"]*"><a class="reference internal" href="([^"#]+)\.html"',
-                     (site / "index.html").read_text())
-    nbs = [n for n in _notebooks() if n != "index"]
-    assert nav[:len(nbs)] == nbs, (nav, nbs)
+
+
+def test_sidebar_follows_the_reading_path(site):
+    "The sidebar shows the captioned sections in the reading order, each with its pages in order (the method first)."
+    html = (site / "index.html").read_text()
+    captions = re.findall(r'<p class="caption" role="heading"><span class="caption-text">([^<]+)</span>', html)
+    assert captions == ["Tutorial", "Method", "Data", "Training", "Applications", "Studies", "Explanations", "API",
+                        "Reports"], captions
+    assert captions == [c for c, _ in _sidebar()]
+    nav = re.findall(r'class="toctree-l1[^"]*"><a class="reference internal" href="([^"#]+)\.html"', html)
+    assert nav == [p for _, pages in _sidebar() for p in pages], nav
+    sections = dict(_sidebar())
+    assert sections["Tutorial"][0] == "overview"
+    assert sections["Method"][:10] == ["spans", "layers", "fra", "bicmf", "transformer", "videolights", "matcher",
+                                       "losses", "postprocess", "metrics"], sections["Method"]
+    assert {"quirks", "training_parity", "speed"} <= set(sections["Explanations"])
+    assert {"api", "configuration", "config", "cli", "docs"} <= set(sections["API"])
+    assert sections["Reports"] == ["reports/index"]
+    assert _notebooks()[0] == "index" and len(_notebooks()) == len(set(_notebooks()))
+
+
+def test_method_pages_show_their_code(site):
+    "The FRA page shows the code of `FeatureRefinement.forward` (its cell is `#|exports`), so the method reads with it."
+    assert "def forward(self, vid, txt, vid_mask, txt_mask)" in _text((site / "fra.html").read_text())
 
 
 def test_no_external_resources(site):
@@ -202,6 +233,17 @@ def test_pages_in_browser(site, browser):
     assert not broken, broken[:10]
     assert n_math > 0, "no equation rendered by MathJax (mjx-container)"
     assert n_img > 0, "no figure rendered (<img> with naturalWidth > 0)"
+
+
+def test_overview_renders_its_figure(site, browser):
+    "The overview tutorial shows the forward-pass diagram (a matplotlib output) as a loaded image."
+    log = {"errors": [], "external": [], "failed": []}
+    page = _open(browser, (site / "overview.html").as_uri(), log)
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=20000)
+    widths = page.evaluate("Array.from(document.querySelectorAll('article .cell_output img'), i => i.naturalWidth)")
+    page.close()
+    assert widths and all(w > 300 for w in widths), widths
+    assert not log["errors"] and not log["failed"], log
 
 
 def test_search_and_screenshots(site, browser):
