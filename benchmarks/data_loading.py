@@ -8,7 +8,7 @@ layout, built into a dataset from that layout with `videolights.data.store.build
     StartEndDataset + start_end_collate (imported from the clone at DIR, outside this repository).
 Each is warmed up for one epoch (so the OS page cache holds the files for both) and timed over `--epochs` epochs.
 
-    .venv/bin/python benchmarks/data_loading.py [--n-train 500] [--bsz 32] [--epochs 2] [--original /work/orig/VideoLights]
+    .venv/bin/python benchmarks/data_loading.py [--n-train 500] [--bsz 32] [--epochs 2] [--original PATH/TO/VideoLights]
 
 The last line is JSON.
 """
@@ -19,7 +19,8 @@ import numpy as np, torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from videolights.core.config import VideoLightsConfig
 from videolights.data.store import build_dataset, load_dataset, read_video_block, read_text_block, write_npz_layout
-from videolights.data.batching import VideoLightsDataset, make_loader, join_blocks, tef, span_targets, saliency_qvhl
+from videolights.data.batching import VideoLightsDataset, make_loader, join_blocks, tef
+from videolights.data.batching import sample_span_targets, saliency_qvhl
 from videolights.testing.parity import collate_arrays
 from videolights.data.synthetic import make_synthetic
 
@@ -35,7 +36,7 @@ class NpzDataset(torch.utils.data.Dataset):
         L = len(v); v = np.concatenate([v, tef(L)], 1)
         t = join_blocks([read_text_block(d, r["qid"]) for d in self.tdirs], c.max_q_l, True)
         s = dict(meta=r, video_feat=v, query_feat=t,
-                 span_labels=span_targets(r["relevant_windows"], L, 2.0, c.max_windows, rng))
+                 span_labels=sample_span_targets(r["relevant_windows"], L, 2.0, c.max_windows, rng))
         s["saliency_pos_labels"], s["saliency_neg_labels"], s["saliency_all_labels"], s["saliency_pos_index"] = \
             saliency_qvhl(r["relevant_clip_ids"], r["saliency_scores"], L, rng)
         return s

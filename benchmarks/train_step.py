@@ -11,7 +11,7 @@ same batch, with the same initial weights (`videolights.model.convert.to_officia
 Each step reports wall time and the worker's process CPU time; on a shared machine the CPU time (with `--threads 1`)
 is the load-robust measure of work, the wall time at `--threads 2` the one that matters on an idle machine.
 
-    .venv/bin/python benchmarks/train_step.py [--reference /work/orig/VideoLights] [--threads 2] [--repeats 5]
+    .venv/bin/python benchmarks/train_step.py [--reference PATH/TO/VideoLights] [--threads 2] [--repeats 5]
         [--set model.use_sdpa=false ...] [--variants faithful,batched,bf16,compile] [--compile] [--bf16] [--forward]
         [--profile FILE]
 
@@ -27,7 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def make_batch(cfg, bsz, seed):
     "A QVHighlights-like padded batch in the batch contract (random L2-normalised features, real label rules)."
     import torch
-    from videolights.data.batching import saliency_qvhl, span_targets, join_blocks, tef
+    from videolights.data.batching import saliency_qvhl, sample_span_targets, join_blocks, tef
     from videolights.testing.parity import collate_arrays
     rng, g = random.Random(seed), np.random.default_rng(seed)
     samples = []
@@ -45,7 +45,7 @@ def make_batch(cfg, bsz, seed):
         for s in scores: s[0] = max(s[0], 1)                             # relevant clips have a non-zero score
         pos, neg, sal, idx = saliency_qvhl(ids, scores, L, rng)
         samples.append(dict(meta={"qid": i, "vid": f"v{i}", "duration": 2.0 * L, "relevant_windows": wins}, video_feat=v,
-                            query_feat=t, span_labels=span_targets(wins, L, cfg.data.clip_len, cfg.data.max_windows, rng),
+                            query_feat=t, span_labels=sample_span_targets(wins, L, cfg.data.clip_len, cfg.data.max_windows, rng),
                             saliency_pos_labels=pos, saliency_neg_labels=neg, saliency_all_labels=sal, saliency_pos_index=idx))
     return collate_arrays(samples)
 

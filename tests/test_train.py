@@ -203,12 +203,13 @@ TINY_MODEL = ["--set", "model.hidden_dim=32", "--set", "model.nheads=4", "--set"
 def tiny_tvsum(tmp_path_factory):
     "Two TVSum domains (real annotations: 4 train + 1 val video each) with random 24-d video and 16-d text features."
     import numpy as np
-    from videolights.data.store import read_jsonl, write_npz_layout, build_dataset
+    from videolights.core.io import load_jsonl
+    from videolights.data.store import write_npz_layout, build_dataset
     root, rng = tmp_path_factory.mktemp("tvsum"), np.random.default_rng(0)
     data = Path(__file__).resolve().parents[1] / "data" / "tvsum"
     ann, recs = {}, []
     for split in ("train", "val"):
-        rs = [r for r in read_jsonl(data / f"tvsum_{split}.jsonl") if r["domain"] in ("BK", "BT")]
+        rs = [r for r in load_jsonl(data / f"tvsum_{split}.jsonl") if r["domain"] in ("BK", "BT")]
         ann[split] = root / f"{split}.jsonl"; ann[split].write_text("".join(json.dumps(r) + "\n" for r in rs)); recs += rs
     d = write_npz_layout(root / "feats", {r["vid"]: {"i3d": rng.standard_normal((len(r["label"]), 24)).astype("float32")} for r in recs},
                          {r["qid"]: {"clip": rng.standard_normal((6, 16)).astype("float32")} for r in recs}, kind="tvsum")

@@ -12,35 +12,36 @@ from pathlib import Path
 __all__ = ['provenance', 'process_state']
 
 # %% ../../nbs/core/04_provenance.ipynb #22fb634e
-def provenance() -> dict:
-    "Package version, git commit, library versions, python, platform and UTC time, for saving beside results."
+def _version(package: str) -> str | None:
+    "The installed version of `package`, None if it is not installed."
+    try:
+        return md.version(package)
+    except md.PackageNotFoundError:
+        return None
 
-    def ver(p):
-        try:
-            return md.version(p)
-        except md.PackageNotFoundError:
-            return None
 
+def _git_commit() -> str | None:
+    "The commit of the checkout this package runs from (`+dirty` with uncommitted changes), None outside a checkout."
+    git = lambda *a: subprocess.run(["git", "-C", str(here), *a], capture_output=True, text=True, timeout=5)
     commit = None
     try:
-        here = Path(__file__).resolve().parent
-        r = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        here = Path(__file__).resolve().parent  # no __file__ when run in the notebook: no commit
+        r = git("rev-parse", "HEAD")
         if r.returncode == 0:
             commit = r.stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout.strip()
-        if commit and dirty:
+        if commit and git("status", "--porcelain", "--untracked-files=no").stdout.strip():
             commit += "+dirty"
     except Exception:
         pass
+    return commit
+
+
+def provenance() -> dict:
+    "Package version, git commit, library versions, python, platform and UTC time, for saving beside results."
     return {
-        "videolights": ver("videolights"),
-        "git_commit": commit,
-        "libraries": {p: ver(p) for p in ("torch", "numpy", "scipy", "datasets", "transformers", "accelerate")},
+        "videolights": _version("videolights"),
+        "git_commit": _git_commit(),
+        "libraries": {p: _version(p) for p in ("torch", "numpy", "scipy", "datasets", "transformers", "accelerate")},
         "python": platform.python_version(),
         "platform": platform.platform(),
         "time_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

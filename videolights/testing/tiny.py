@@ -67,15 +67,11 @@ TINY_WORDS = (
     "picture of in on with and is are at to video shows red green blue"
 ).split()
 
-
+# %% ../../nbs/testing/01_tiny.ipynb #tm28a2
 def make_tiny_clip(out_dir, dim: int = 16, image_size: int = 32, seed: int = 0) -> Path:
     "Save a tiny random `CLIPModel` + character-level tokenizer + image processor to `out_dir`."
-    from transformers import (
-        CLIPConfig,
-        CLIPModel,
-        CLIPTokenizer,
-        CLIPImageProcessor,
-    )  # lazy: the [video] extra, only needed here
+    # lazy: the [video] extra, only needed here
+    from transformers import CLIPConfig, CLIPModel, CLIPTokenizer, CLIPImageProcessor
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -85,9 +81,7 @@ def make_tiny_clip(out_dir, dim: int = 16, image_size: int = 32, seed: int = 0) 
     vocab.update({"<|startoftext|>": 512, "<|endoftext|>": 513})
     (out / "vocab.json").write_text(json.dumps(vocab))
     (out / "merges.txt").write_text("#version: 0.2\n")
-    small = dict(
-        hidden_size=dim, intermediate_size=4 * dim, num_hidden_layers=1, num_attention_heads=2
-    )  # 4x MLP as CLIP
+    small = dict(hidden_size=dim, intermediate_size=4 * dim, num_hidden_layers=1, num_attention_heads=2)  # 4x MLP
     cfg = CLIPConfig(
         text_config=dict(
             vocab_size=514, max_position_embeddings=77, bos_token_id=512, eos_token_id=513, pad_token_id=513, **small
@@ -103,7 +97,7 @@ def make_tiny_clip(out_dir, dim: int = 16, image_size: int = 32, seed: int = 0) 
     ).save_pretrained(out)
     return out
 
-
+# %% ../../nbs/testing/01_tiny.ipynb #tm28c
 def _bert_vocab(out):
     words = (
         ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -117,12 +111,8 @@ def _bert_vocab(out):
 
 def make_tiny_blip2(out_dir, dim: int = 16, image_size: int = 32, seed: int = 0) -> Path:
     "Save a tiny random `Blip2ForImageTextRetrieval` + BERT tokenizer + image processor to `out_dir`."
-    from transformers import (
-        Blip2Config,
-        Blip2ForImageTextRetrieval,
-        BertTokenizer,
-        BlipImageProcessor,
-    )  # lazy: the [video] extra, only needed here
+    # lazy: the [video] extra, only needed here
+    from transformers import Blip2Config, Blip2ForImageTextRetrieval, BertTokenizer, BlipImageProcessor
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -145,13 +135,9 @@ def make_tiny_blip2(out_dir, dim: int = 16, image_size: int = 32, seed: int = 0)
 # %% ../../nbs/testing/01_tiny.ipynb #tb22
 def make_tiny_blip(out_dir, dim: int = 16, image_size: int = 32, seed: int = 0) -> dict:
     "Save tiny random BLIP captioning and ITM models (BERT tokenizer with [DEC]) under `out_dir`; returns their dirs."
-    from transformers import (
-        BlipConfig,
-        BlipForConditionalGeneration,
-        BlipForImageTextRetrieval,
-        BertTokenizer,
-        BlipImageProcessor,
-    )  # lazy: the [video] extra, only needed here
+    # lazy: the [video] extra, only needed here
+    from transformers import BlipConfig, BlipForConditionalGeneration, BlipForImageTextRetrieval
+    from transformers import BertTokenizer, BlipImageProcessor
 
     out = Path(out_dir)
     res = {}

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/train/00_loop.ipynb #c0003
 from __future__ import annotations
-import json, logging, math, os, shutil, time, uuid
+import json, logging, math, shutil, time, uuid
 from pathlib import Path
 from dataclasses import replace
 import datasets as hf
@@ -15,7 +15,7 @@ from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from ..core.config import VideoLightsConfig
 from ..core.errors import VideoLightsError, ConfigError
-from ..core.io import atomic_write_text, atomic_path
+from ..core.io import atomic_write_text, atomic_path, replace_dir, save_jsonl
 from ..core.provenance import process_state
 from ..evaluation.metrics import eval_submission
 from ..data.batching import VideoLightsDataset, make_loader
@@ -182,8 +182,8 @@ def check_output_dir(out: Path, resume=False, overwrite=False):
 
 
 def save_state(accelerator, out: Path):
-    "`accelerator.save_state` into `out/state` atomically (temporary folder, then rename; the old state is removed last)."
-    tmp, dst, old = out / ".state.tmp", out / "state", out / ".state.old"
+    "`accelerator.save_state` into `out/state` atomically: every process writes a temporary folder, then `replace_dir`."
+    tmp = out / ".state.tmp"
     if accelerator.is_main_process:
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -192,10 +192,7 @@ def save_state(accelerator, out: Path):
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        if dst.exists():
-            os.replace(dst, old)
-        os.replace(tmp, dst)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, out / "state", out / ".state.old")  # the fixed `old` is what `state_dir` falls back to
     accelerator.wait_for_everyone()
 
 
@@ -210,8 +207,8 @@ def state_dir(out: Path) -> Path:
 
 
 def write_log(out: Path, history: list):
-    "The metrics log (`log.jsonl`, one line per epoch) rewritten from the saved history, so a resumed run has no duplicates."
-    atomic_write_text(out / "log.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+    "The metrics log `log.jsonl` (one line per epoch), rewritten from the saved history: no duplicates after a resume."
+    save_jsonl(history, out / "log.jsonl")
 
 
 CURVE_KEYS = ("MR-full-R1@0.5", "MR-full-R1@0.7", "MR-full-mAP", "HL-min-VeryGood-mAP", "HL-min-VeryGood-Hit1", "mAP")
@@ -403,7 +400,7 @@ def train_run(cfg: VideoLightsConfig, out, dataset=None, resume=False, init_from
                 st.best, st.best_epoch, st.es_cnt, st.best_metrics = score, epoch + 1, 0, metrics
                 if acc.is_main_process:
                     save_checkpoint(out / "best", raw, cfg, metrics, extra())
-                    atomic_write_text(out / "best_val_preds.jsonl", "".join(json.dumps(r) + "\n" for r in recs))
+                    save_jsonl(recs, out / "best_val_preds.jsonl")
             else:
                 st.es_cnt += 1
             if acc.is_main_process:
