@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from ..core.config import VideoLightsConfig
 from ..core.errors import VideoLightsError
+from ..core.spans import span_xx_to_cxw
 from .store import check_blocks, load_dataset, query_features
 
 # %% auto #0
@@ -68,7 +69,7 @@ def sample_span_targets(windows, L, clip_len, max_windows, rng):
         rng.shuffle(w)
         w = w[:max_windows]
     xx = torch.tensor(w, dtype=torch.float32).reshape(-1, 2) / (L * clip_len)
-    return torch.stack([xx.sum(-1) * 0.5, xx[:, 1] - xx[:, 0]], -1)
+    return span_xx_to_cxw(xx)
 
 # %% ../../nbs/data/01_batching.ipynb #c0016c
 SALIENCY_KEYS = ("saliency_pos_labels", "saliency_neg_labels", "saliency_all_labels", "saliency_pos_index")
