@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from ..core.config import VideoLightsConfig
-from ..core.errors import VideoLightsError, ConfigError
+from ..core.errors import VideoLightsError
 from .fra import FeatureRefinement
 from videolights.model.layers import (
     input_projection,
@@ -229,9 +229,4 @@ VideoLights._saliency, VideoLights.forward = _saliency, _forward
 # %% ../../nbs/model/04_videolights.ipynb #c0016
 def build_model(cfg: VideoLightsConfig) -> VideoLights:
     "The VideoLights model for `cfg` (parameters initialised from the current torch RNG: seed before calling)."
-    m = cfg.model
-    if m.pre_norm:
-        raise ConfigError(
-            "model.pre_norm=True is not supported (the original's pre-norm path is unused and broken); use false"
-        )
     return VideoLights(cfg)

@@ -171,7 +171,7 @@ def train_steps(
 # %% ../../nbs/testing/00_parity.ipynb #c0016
 def case_config(case: dict, *overrides) -> VideoLightsConfig:
     "The config of a fixture case (its preset and overrides, then `overrides`)."
-    return VideoLightsConfig.preset(case["preset"], *case["overrides"], *overrides)
+    return VideoLightsConfig.from_preset(case["preset"], *case["overrides"], *overrides)
 
 
 def run_case(case: dict, *overrides, n_steps: int | None = None) -> list[dict]:
