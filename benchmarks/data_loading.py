@@ -59,7 +59,7 @@ def main(argv=None):
                     help="feature dims: the synthetic preset's (256+128+128 / 128+128) or QVHighlights' (2304+512+768 / 512+768, random values)")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
-    cfg = VideoLightsConfig.preset("synthetic")
+    cfg = VideoLightsConfig.from_preset("synthetic")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         dd = make_synthetic("small", n_train=a.n_train, n_val=1)
@@ -67,7 +67,7 @@ def main(argv=None):
         tr = dd["train"].with_format("numpy")
         T = {str(r["qid"]): {n: r[f"t_{n}"] for n in ("clip", "blip")} for r in tr}
         if a.dims == "real":   # same records and lengths, QVHighlights' feature dims
-            cfg = VideoLightsConfig.preset("qvhighlights")
+            cfg = VideoLightsConfig.from_preset("qvhighlights")
             g = np.random.default_rng(0); vd_, td_ = dict(cfg.data.video_blocks), dict(cfg.data.text_blocks)
             V = {v: {n: g.standard_normal((len(b["clip"]), vd_[n]), dtype=np.float32) for n in b} for v, b in V.items()}
             T = {q: {n: g.standard_normal((len(b["clip"]), td_[n]), dtype=np.float32) for n in b} for q, b in T.items()}

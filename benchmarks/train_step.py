@@ -62,7 +62,8 @@ def worker(a):
     from videolights.core.config import VideoLightsConfig
     from videolights.model.videolights import build_model
     from videolights.criterion.losses import build_criterion
-    cfg = VideoLightsConfig.preset("qvhighlights", *a.set)
+    from videolights.train.loop import make_optimizer
+    cfg = VideoLightsConfig.from_preset("qvhighlights", *a.set)
     batch = make_batch(cfg, a.bsz, a.seed)
     inp, tgt = batch["model_inputs"], batch["targets"]
     torch.manual_seed(a.seed)
@@ -76,7 +77,7 @@ def worker(a):
         ref.load_state_dict(to_official(model, cfg)); model = ref
     else: crit = build_criterion(cfg)
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    opt = make_optimizer(model, cfg)   # the trainer's AdamW (one parameter group), for both sides
     fwd = torch.compile(model) if a.compile else model
     amp = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if a.bf16 else (lambda: torch.autocast("cpu", enabled=False))
 

@@ -8,7 +8,7 @@ from videolights.model.checkpoint import load_checkpoint
 
 
 def test_convert_cli(tmp_path, videolights_cmd):
-    cfg = VideoLightsConfig.preset("tiny")
+    cfg = VideoLightsConfig.from_preset("tiny")
     torch.manual_seed(0)
     model = build_model(cfg).eval()
     cfg = override(cfg, ["train.seed=7"])
@@ -27,7 +27,7 @@ def test_convert_cli(tmp_path, videolights_cmd):
 
 def test_convert_cli_to_official(tmp_path, videolights_cmd):
     "A checkpoint directory -> the original's complete file {'model', 'opt', 'epoch'}, identical to converting in memory."
-    cfg = VideoLightsConfig.preset("tiny", "train.lr=3e-4")
+    cfg = VideoLightsConfig.from_preset("tiny", "train.lr=3e-4")
     torch.manual_seed(0)
     model = build_model(cfg).eval()
     to_official(model, cfg, path=tmp_path / "official.ckpt", epoch=4)

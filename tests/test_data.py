@@ -24,7 +24,7 @@ def _build(kind, tmp):
     vb = [Path(d).name for d in vdirs]; tb = [Path(d).name for d in tdirs]
     out = build_dataset({"train": recs}, vdirs, tdirs, tmp / "ds", vb, tb, kind=KIND[kind])
     dd = load_dataset(out)
-    cfg = VideoLightsConfig.preset(PRESET[kind], f"data.max_v_l={max_v_l}", f"data.max_q_l={max_q_l}",
+    cfg = VideoLightsConfig.from_preset(PRESET[kind], f"data.max_v_l={max_v_l}", f"data.max_q_l={max_q_l}",
                                    f"data.clip_len={clip_len}")
     cfg.data.video_blocks = tuple(tuple(b) for b in dd.manifest["video_blocks"])
     cfg.data.text_blocks = tuple(tuple(b) for b in dd.manifest["text_blocks"])
@@ -202,7 +202,7 @@ def test_float16_storage_and_unlabelled_split(tmp_path):
     from videolights.data.synthetic import make_synthetic
     d16 = make_synthetic("small", n_train=4, n_val=2, feat_dtype="float16")
     d32 = make_synthetic("small", n_train=4, n_val=2)
-    cfg = VideoLightsConfig.preset("synthetic")
+    cfg = VideoLightsConfig.from_preset("synthetic")
     b16 = next(iter(make_loader(d16, cfg, "train", batch_size=4))); b32 = next(iter(make_loader(d32, cfg, "train", batch_size=4)))
     assert b16["model_inputs"]["src_vid"].dtype == torch.float32
     assert (b16["model_inputs"]["src_vid"] - b32["model_inputs"]["src_vid"]).abs().max() < 2e-3
@@ -215,7 +215,7 @@ def test_float16_storage_and_unlabelled_split(tmp_path):
                             {r["qid"]: {"ct": rng.standard_normal((9, 3)).astype(np.float32)} for r in recs})
     build_dataset({"test": recs}, list(dirs["video"].values()), list(dirs["text"].values()), tmp_path / "ds")
     dd = load_dataset(tmp_path / "ds")
-    cfg = VideoLightsConfig.preset("qvhighlights", 'data.video_blocks=[["sf", 4]]', 'data.text_blocks=[["ct", 3]]')
+    cfg = VideoLightsConfig.from_preset("qvhighlights", 'data.video_blocks=[["sf", 4]]', 'data.text_blocks=[["ct", 3]]')
     b = next(iter(make_loader(dd, cfg, "test", batch_size=3)))
     assert b["targets"] is None and b["model_inputs"]["src_vid"].shape == (3, 75, 6)
     assert [m["qid"] for m in b["meta"]] == [json.loads(l)["qid"] for l in ann.read_text().splitlines()]

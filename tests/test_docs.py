@@ -128,7 +128,7 @@ def test_configuration_reference(site):
     from dataclasses import fields, is_dataclass
     from videolights.core.config import VideoLightsConfig, PRESETS
     html = (site / "configuration.html").read_text()
-    cfg = VideoLightsConfig.preset("qvhighlights")
+    cfg = VideoLightsConfig.from_preset("qvhighlights")
     for f in fields(cfg):
         sec = getattr(cfg, f.name)
         if is_dataclass(sec):

@@ -33,7 +33,7 @@ def test_trainer_evaluation_uses_clip_len(ds_1s):
     from videolights.core.config import VideoLightsConfig
     from videolights.core.errors import VideoLightsError
     from videolights.evaluation.metrics import eval_submission, _gt_clip_scores
-    cfg = VideoLightsConfig.preset("tiny", "data.clip_len=1.0", "data.max_v_l=150")
+    cfg = VideoLightsConfig.from_preset("tiny", "data.clip_len=1.0", "data.max_v_l=150")
     _, va, gt = T.load_splits(cfg, ds_1s)
     loader = T._loader(va, cfg, len(va), False)
     qids = [m["qid"] for b in loader for m in b["meta"]]

@@ -19,7 +19,7 @@ ALLOWED = {
     "train": {"core", "evaluation", "data", "model", "criterion"},
     "apps": {"core", "evaluation", "data", "model"},
     "studies": {"core", "evaluation", "data", "model", "criterion", "train"},
-    "testing": {"core", "evaluation", "data", "model", "criterion", "apps"},
+    "testing": {"core", "evaluation", "data", "model", "criterion", "train", "apps"},
     "docs": {"core"},
     "cli": {"core", "evaluation", "data", "model", "criterion", "train", "apps", "studies", "docs"},
 }

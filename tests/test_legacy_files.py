@@ -19,7 +19,7 @@ LEGACY = Path(__file__).parent / "fixtures" / "legacy"
 def test_legacy_dataset_loads():
     dd = load_dataset(LEGACY / "dataset")
     assert (len(dd["train"]), len(dd["val"])) == (6, 2)
-    check_blocks(dd.manifest, VideoLightsConfig.preset("tiny"))
+    check_blocks(dd.manifest, VideoLightsConfig.from_preset("tiny"))
 
 
 def test_legacy_checkpoints_load_with_their_config():

@@ -27,7 +27,7 @@ def batch(cfg, B=3, Lv=12, Lt=5, seed=0):
 
 def test_tiny_model_losses_and_grads():
     torch.manual_seed(0)
-    cfg = VideoLightsConfig.preset("tiny")
+    cfg = VideoLightsConfig.from_preset("tiny")
     model = model_mod.build_model(cfg)
     inp, tg = batch(cfg)
     crit = build_criterion(cfg)
@@ -45,7 +45,7 @@ def test_tiny_model_losses_and_grads():
 
 
 def test_nan_output_is_named():
-    cfg = VideoLightsConfig.preset("tiny")
+    cfg = VideoLightsConfig.from_preset("tiny")
     model = model_mod.build_model(cfg)
     inp, tg = batch(cfg)
     out = model(**inp)

@@ -36,7 +36,7 @@ def load(kind):
                                                "saliency_all_labels")}
     if "spans" in a:
         targets["span_labels"] = [{"spans": s} for s in torch.tensor(a["spans"]).split(a["span_sizes"].tolist())]
-    cfg = VideoLightsConfig.preset(kind)
+    cfg = VideoLightsConfig.from_preset(kind)
     assert cfg.loss.contrastive_align_loss_coef == rec["contrastive_align_loss_coef"]
     assert cfg.loss.hard_pos_neg_loss_coef == rec["hard_pos_neg_loss_coef"]
     return a, rec, leaves, outputs, targets, cfg

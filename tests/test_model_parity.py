@@ -32,7 +32,7 @@ CASES = {
 
 def case_config(name):
     preset, ov = CASES[name]
-    return VideoLightsConfig.preset(preset, *ov)
+    return VideoLightsConfig.from_preset(preset, *ov)
 
 
 def seeded_weights(model, cfg, seed):
@@ -89,7 +89,7 @@ def load_fixture(name):
 
 def run_case(name, *overrides):
     t, meta = load_fixture(name)
-    cfg = VideoLightsConfig.preset(CASES[name][0], *CASES[name][1], *overrides)
+    cfg = VideoLightsConfig.from_preset(CASES[name][0], *CASES[name][1], *overrides)
     torch.manual_seed(0)
     model = seeded_weights(build_model(cfg), cfg, meta["seed"]).eval()
     inp = {k: t["input." + k].float() for k in ("src_txt", "src_txt_mask", "src_vid", "src_vid_mask")}
@@ -153,7 +153,7 @@ def test_quirk_flags_change_outputs_vs_original():
     base_out, ref, _ = run_case("small")
     for flag in ("quirk_bicmf_mask_order", "quirk_bicmf_ffn_no_residual", "quirk_fra_denormal_mask"):
         t, meta = load_fixture("small")
-        cfg = VideoLightsConfig.preset(CASES["small"][0], *CASES["small"][1], f"model.{flag}=false")
+        cfg = VideoLightsConfig.from_preset(CASES["small"][0], *CASES["small"][1], f"model.{flag}=false")
         model = seeded_weights(build_model(cfg), cfg, meta["seed"]).eval()
         inp = {k: t["input." + k].float() for k in ("src_txt", "src_txt_mask", "src_vid", "src_vid_mask")}
         with torch.no_grad(): out = flat_outputs(model(**inp))

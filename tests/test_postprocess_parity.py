@@ -18,7 +18,7 @@ def test_postprocess_matches_original(case):
     inp = FIX["inputs"]
     outputs = {k: torch.tensor(inp[k]) for k in ("pred_logits", "pred_spans", "saliency_scores", "video_mask")}
     preset = "qvhighlights" if case["dset"] == "hl" else "charades"
-    cfg = override(VideoLightsConfig.preset(preset), [f"data.clip_len={float(case['clip_length'])}", f"train.nms_thd={case['nms_thd']}",
+    cfg = override(VideoLightsConfig.from_preset(preset), [f"data.clip_len={float(case['clip_length'])}", f"train.nms_thd={case['nms_thd']}",
                                                       f"train.max_before_nms={case['max_before_nms']}", f"train.max_after_nms={case['max_after_nms']}"])
     meta = [dict(m) for m in inp["meta"]]
     ours = postprocess(outputs, meta, cfg)

@@ -62,7 +62,7 @@ def test_predict_slowfast_checkpoint_is_refused(tmp_path, setup, videolights_cmd
     from videolights.model.videolights import build_model
     from videolights.model.checkpoint import save_checkpoint
     _, _, video = setup
-    cfg = VideoLightsConfig.preset("tiny")
+    cfg = VideoLightsConfig.from_preset("tiny")
     torch.manual_seed(0)
     ck = save_checkpoint(tmp_path / "sf", build_model(cfg), cfg)
     r = run(videolights_cmd, ["predict", str(video), "a dog", "--checkpoint", str(ck), "--device", "cpu"])
@@ -106,7 +106,7 @@ def test_predict_default_models_offline_is_a_clear_error(tmp_path, setup, videol
     from videolights.model.videolights import build_model
     from videolights.model.checkpoint import save_checkpoint
     _, _, video = setup
-    cfg = VideoLightsConfig.preset("tiny", 'data.video_blocks=[["clip",512],["blip",768]]', 'data.text_blocks=[["clip",512],["blip",768]]')
+    cfg = VideoLightsConfig.from_preset("tiny", 'data.video_blocks=[["clip",512],["blip",768]]', 'data.text_blocks=[["clip",512],["blip",768]]')
     torch.manual_seed(0)
     ck = save_checkpoint(tmp_path / "official_blocks", build_model(cfg), cfg)
     r = run(videolights_cmd, ["predict", str(video), "a dog", "--checkpoint", str(ck), "--device", "cpu"])

@@ -48,7 +48,7 @@ EXTRAS = {  # top-level module -> the extra of settings.ini that installs it
     "execnb": "docs",
 }
 
-
+# %% ../nbs/cli.ipynb #cli_main
 def missing_extra(module: str | None) -> str | None:
     "The extra that installs `module` (a dotted name counts by its top level), or None if it is not an optional one."
     return EXTRAS.get((module or "").split(".")[0])
@@ -60,7 +60,7 @@ def _usage() -> str:
     lines += ["", "Run `videolights <command> --help` for the options of a command."]
     return "\n".join(lines)
 
-
+# %% ../nbs/cli.ipynb #cli_main2
 def main(argv=None) -> int:
     "Entry point of the `videolights` console script."
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -129,26 +129,9 @@ def eval_command(argv=None) -> int:
     return 0
 
 # %% ../nbs/cli.ipynb #cc2
-def _split_name(p: str) -> str:
-    n = Path(p).name.lower()
-    for s in ("train", "val", "test"):
-        if s in n:
-            return s
-    raise VideoLightsError(f"cannot tell the split of {p}; write it as SPLIT=PATH")
+def _add_build_args(sub):
+    from videolights.data.store import KINDS  # lazy: `datasets` only for this command
 
-
-def data_command(argv=None) -> int:
-    "`videolights data build|synth|info`."
-    from videolights.data.store import (
-        KINDS,
-        build_dataset,
-        read_charades_txt,
-        read_manifest,
-    )  # lazy: `datasets` only for this command
-    from videolights.data.synthetic import make_synthetic
-
-    ap = argparse.ArgumentParser(prog="videolights data", description="build, synthesise or inspect feature datasets")
-    sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build a dataset from the official npz feature layout")
     b.add_argument("--preset", default="qvhighlights", help="config preset naming the blocks and the kind")
     b.add_argument("--kind", default=None, choices=KINDS, help="annotation flavour (default: from the preset)")
@@ -156,20 +139,18 @@ def data_command(argv=None) -> int:
     b.add_argument("--text-feats", nargs="+", required=True)
     b.add_argument("--video-blocks", nargs="+")
     b.add_argument("--text-blocks", nargs="+")
-    b.add_argument(
-        "--annotations", nargs="+", required=True, help="SPLIT=PATH (or PATH whose name contains train/val/test)"
-    )
+    ann_help = "SPLIT=PATH (or PATH whose name contains train/val/test)"
+    b.add_argument("--annotations", nargs="+", required=True, help=ann_help)
     b.add_argument("--out", required=True)
     b.add_argument("--feat-dtype", default="float32", choices=("float32", "float16"))
     b.add_argument("--overwrite", action="store_true")
     b.add_argument("--source", default="")
     b.add_argument("--license", default="")
-    b.add_argument(
-        "--charades-csv",
-        nargs="*",
-        default=[],
-        help="Charades csv file(s) with durations, for Charades-STA .txt annotations",
-    )
+    csv_help = "Charades csv file(s) with durations, for Charades-STA .txt annotations"
+    b.add_argument("--charades-csv", nargs="*", default=[], help=csv_help)
+
+# %% ../nbs/cli.ipynb #cc2b
+def _add_synth_args(sub):
     s = sub.add_parser("synth", help="generate the embedded synthetic dataset")
     s.add_argument("--out", required=True)
     s.add_argument("--preset", default="small", choices=("small", "full"))
@@ -181,91 +162,88 @@ def data_command(argv=None) -> int:
     s.add_argument("--n-val", type=int, default=None)
     s.add_argument("--feat-dtype", default="float32", choices=("float32", "float16"))
     s.add_argument("--overwrite", action="store_true")
-    i = sub.add_parser("info", help="print the manifest of a dataset")
-    i.add_argument("path")
-    a = ap.parse_args(argv)
-    if a.cmd == "build":
-        cfg = VideoLightsConfig.preset(a.preset)
-        kind = a.kind or {"windows": "charades"}.get(cfg.data.saliency, cfg.data.saliency)
-        ann = dict(x.split("=", 1) if "=" in x else (_split_name(x), x) for x in a.annotations)
-        if any(
-            str(p).endswith(".txt") for p in ann.values()
-        ):  # Charades-STA TALL txt: durations from the csv, qids continue across splits
-            if not a.charades_csv:
-                raise VideoLightsError("Charades-STA .txt annotations need --charades-csv Charades_v1_{train,test}.csv")
-            import pandas as pd  # lazy: only `data info` prints a table
 
-            dur = pd.concat([pd.read_csv(c, usecols=["id", "length"]) for c in a.charades_csv])
-            tmpcsv = Path(a.out).parent / f".{Path(a.out).name}.durations.csv"
-            tmpcsv.parent.mkdir(parents=True, exist_ok=True)
-            dur.to_csv(tmpcsv, index=False)
-            q0 = 0
-            for s_, p in ann.items():
-                ann[s_] = read_charades_txt(p, tmpcsv, qid_start=q0)
-                q0 += len(ann[s_])
-            tmpcsv.unlink()
-        vn = a.video_blocks or (
-            [n for n, _ in cfg.data.video_blocks] if len(cfg.data.video_blocks) == len(a.video_feats) else None
-        )
-        tn = a.text_blocks or (
-            [n for n, _ in cfg.data.text_blocks] if len(cfg.data.text_blocks) == len(a.text_feats) else None
-        )
-        p = build_dataset(
-            ann,
-            a.video_feats,
-            a.text_feats,
-            a.out,
-            vn,
-            tn,
-            kind=kind,
-            feat_dtype=a.feat_dtype,
-            source=a.source,
-            license=a.license,
-            overwrite=a.overwrite,
-            clip_len=cfg.data.clip_len,
-        )
-        print(f"wrote {p}")
-    elif a.cmd == "synth":
-        kw = {
-            k: v
-            for k, v in dict(
-                sigma=a.sigma, seed=a.seed, clip_len=a.clip_len, variant=a.variant, n_train=a.n_train, n_val=a.n_val
-            ).items()
-            if v is not None
-        }
-        t = time.time()
-        p = make_synthetic(preset=a.preset, out=a.out, feat_dtype=a.feat_dtype, overwrite=a.overwrite, **kw)
-        print(f"wrote {p} in {time.time() - t:.1f} s")
-    else:
-        m = read_manifest(a.path)
-        print(
-            json.dumps(
-                {
-                    k: m[k]
-                    for k in (
-                        "name",
-                        "kind",
-                        "clip_len",
-                        "video_blocks",
-                        "text_blocks",
-                        "feat_dtype",
-                        "splits",
-                        "n_videos",
-                        "counts",
-                    )
-                    if k in m
-                },
-                indent=2,
-            )
-        )
+
+def _data_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="videolights data", description="build, synthesise or inspect feature datasets")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    _add_build_args(sub)
+    _add_synth_args(sub)
+    sub.add_parser("info", help="print the manifest of a dataset").add_argument("path")
+    return ap
+
+# %% ../nbs/cli.ipynb #cli_build1
+def _split_name(p: str) -> str:
+    n = Path(p).name.lower()
+    for s in ("train", "val", "test"):
+        if s in n:
+            return s
+    raise VideoLightsError(f"cannot tell the split of {p}; write it as SPLIT=PATH")
+
+
+def _charades_annotations(ann: dict, charades_csv: list, out) -> dict:
+    "Charades-STA TALL `.txt` annotations read with durations from the Charades csv; qids continue across splits."
+    from videolights.data.store import read_charades_txt  # lazy: `datasets` only for this command
+    import pandas as pd  # lazy: only `data` needs it
+
+    if not charades_csv:
+        raise VideoLightsError("Charades-STA .txt annotations need --charades-csv Charades_v1_{train,test}.csv")
+    dur = pd.concat([pd.read_csv(c, usecols=["id", "length"]) for c in charades_csv])
+    tmpcsv = Path(out).parent / f".{Path(out).name}.durations.csv"
+    tmpcsv.parent.mkdir(parents=True, exist_ok=True)
+    dur.to_csv(tmpcsv, index=False)
+    q0 = 0
+    for s_, p in ann.items():
+        ann[s_] = read_charades_txt(p, tmpcsv, qid_start=q0)
+        q0 += len(ann[s_])
+    tmpcsv.unlink()
+    return ann
+
+# %% ../nbs/cli.ipynb #cli_data
+def _data_build(a):
+    from videolights.data.store import build_dataset  # lazy: `datasets` only for this command
+
+    cfg = VideoLightsConfig.from_preset(a.preset)
+    kind = a.kind or {"windows": "charades"}.get(cfg.data.saliency, cfg.data.saliency)
+    ann = dict(x.split("=", 1) if "=" in x else (_split_name(x), x) for x in a.annotations)
+    if any(str(p).endswith(".txt") for p in ann.values()):
+        ann = _charades_annotations(ann, a.charades_csv, a.out)
+    vb, tb = cfg.data.video_blocks, cfg.data.text_blocks
+    vn = a.video_blocks or ([n for n, _ in vb] if len(vb) == len(a.video_feats) else None)
+    tn = a.text_blocks or ([n for n, _ in tb] if len(tb) == len(a.text_feats) else None)
+    kw = dict(kind=kind, feat_dtype=a.feat_dtype, source=a.source, license=a.license, overwrite=a.overwrite)
+    p = build_dataset(ann, a.video_feats, a.text_feats, a.out, vn, tn, clip_len=cfg.data.clip_len, **kw)
+    print(f"wrote {p}")
+
+# %% ../nbs/cli.ipynb #cli_data2
+def _data_synth(a):
+    from videolights.data.synthetic import make_synthetic  # lazy: `datasets` only for this command
+
+    kw = dict(sigma=a.sigma, seed=a.seed, clip_len=a.clip_len, variant=a.variant, n_train=a.n_train, n_val=a.n_val)
+    kw = {k: v for k, v in kw.items() if v is not None}
+    t = time.time()
+    p = make_synthetic(preset=a.preset, out=a.out, feat_dtype=a.feat_dtype, overwrite=a.overwrite, **kw)
+    print(f"wrote {p} in {time.time() - t:.1f} s")
+
+
+_INFO_KEYS = ("name", "kind", "clip_len", "video_blocks", "text_blocks", "feat_dtype", "splits", "n_videos", "counts")
+
+
+def _data_info(a):
+    from videolights.data.store import read_manifest  # lazy: `datasets` only for this command
+
+    m = read_manifest(a.path)
+    print(json.dumps({k: m[k] for k in _INFO_KEYS if k in m}, indent=2))
+
+
+def data_command(argv=None) -> int:
+    "`videolights data build|synth|info`."
+    a = _data_parser().parse_args(argv)
+    {"build": _data_build, "synth": _data_synth, "info": _data_info}[a.cmd](a)
     return 0
 
 # %% ../nbs/cli.ipynb #cc3
-def convert_command(argv: list[str] | None = None) -> int:
-    "videolights convert: an original checkpoint file -> a videolights checkpoint directory (or back, `--to-official`)."
-    from videolights.model.checkpoint import load_checkpoint, save_checkpoint  # lazy: torch only for this command
-    from videolights.model.convert import from_official, load_official_file, official_options, to_official
-
+def _convert_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="videolights convert", description="Convert a checkpoint of the original VideoLights code."
     )
@@ -281,7 +259,15 @@ def convert_command(argv: list[str] | None = None) -> int:
         "--to-official", action="store_true", help="write the original's {'model', 'opt', 'epoch'} file instead"
     )
     p.add_argument("--no-strict", action="store_true", help="load matching keys only (mismatches are logged)")
-    a = p.parse_args(argv)
+    return p
+
+# %% ../nbs/cli.ipynb #cli_convert2
+def convert_command(argv: list[str] | None = None) -> int:
+    "`videolights convert`: an original checkpoint file -> our checkpoint directory (or back, `--to-official`)."
+    from videolights.model.checkpoint import load_checkpoint, save_checkpoint  # lazy: torch only for this command
+    from videolights.model.convert import from_official, load_official_file, official_options, to_official
+
+    a = _convert_parser().parse_args(argv)
     if a.to_official:
         model, cfg, info = load_checkpoint(a.checkpoint)
         ep = info.get("provenance", {}).get("extra", {}).get("epoch")
@@ -301,9 +287,8 @@ def convert_command(argv: list[str] | None = None) -> int:
             "epoch": ck.get("epoch") if isinstance(ck.get("epoch"), (int, float)) else None,
         },
     )
-    print(
-        f"converted {a.checkpoint} -> {a.out} ({sum(p.numel() for p in model.parameters()):,} parameters, preset {cfg.preset})"
-    )
+    n = sum(p.numel() for p in model.parameters())
+    print(f"converted {a.checkpoint} -> {a.out} ({n:,} parameters, preset {cfg.preset})")
     return 0
 
 # %% ../nbs/cli.ipynb #cc4
@@ -343,7 +328,7 @@ def _train_parser(prog, pretrain=False):
     )
     return ap
 
-
+# %% ../nbs/cli.ipynb #cli_train2
 def _train_config(a) -> VideoLightsConfig:
     out = Path(a.output_dir) if a.output_dir else None
     if a.resume:
@@ -352,11 +337,12 @@ def _train_config(a) -> VideoLightsConfig:
         bad = [s for s in a.set if not s.startswith("train.max_")]
         if bad or a.config or a.seed is not None or a.domain:
             raise VideoLightsError(
-                f"--resume continues the saved config of {out}; only --max-steps and --set train.max_* may change (got {bad or 'other options'})"
+                f"--resume continues the saved config of {out}; only --max-steps and --set train.max_* may change "
+                f"(got {bad or 'other options'})"
             )
         cfg = override(VideoLightsConfig.load(out / "config.json"), ["train.max_steps=-1"] + a.set)
     else:
-        cfg = VideoLightsConfig.load(a.config) if a.config else VideoLightsConfig.preset(a.preset)
+        cfg = VideoLightsConfig.load(a.config) if a.config else VideoLightsConfig.from_preset(a.preset)
         cfg = override(
             cfg,
             a.set
@@ -367,8 +353,14 @@ def _train_config(a) -> VideoLightsConfig:
         cfg = override(cfg, [f"train.max_steps={a.max_steps}"])
     return cfg
 
+# %% ../nbs/cli.ipynb #cli_train3
+def _clear_run(out: Path):
+    "Remove what a previous run in `out` left that would make this one look resumed (`--overwrite`)."
+    for p in ("state", "train_summary.json", "metrics.json", "log.jsonl"):
+        (shutil.rmtree if (out / p).is_dir() else lambda q: q.unlink(missing_ok=True))(out / p)
 
-def _train_main(argv, prog, pretrain=False) -> int:
+
+def _run_training(argv, prog, pretrain=False) -> int:
     from videolights.train.loop import check_output_dir, fit  # lazy: torch only for this command
 
     a = _train_parser(prog, pretrain).parse_args(argv)
@@ -378,32 +370,23 @@ def _train_main(argv, prog, pretrain=False) -> int:
     if ps.is_main_process:
         check_output_dir(out, a.resume, a.overwrite)
     if a.overwrite and not a.resume and ps.is_main_process:
-        for p in ("state", "train_summary.json", "metrics.json", "log.jsonl"):
-            (shutil.rmtree if (out / p).is_dir() else lambda q: q.unlink(missing_ok=True))(out / p)
+        _clear_run(out)
     ps.wait_for_everyone()
     fit(cfg, out, a.dataset, a.resume, a.init_from, a.save_every)
     return 0
 
 # %% ../nbs/cli.ipynb #cc5
 def train_command(argv=None) -> int:
-    "`videolights train`: train (or fine-tune with `--init-from`) and evaluate; writes checkpoints, metrics, log and plot."
-    return _train_main(argv, "videolights train")
+    "`videolights train`: train (or fine-tune with `--init-from`) and evaluate; writes checkpoints, metrics, log, plot."
+    return _run_training(argv, "videolights train")
 
 
 def pretrain_command(argv=None) -> int:
-    "`videolights pretrain --dataset PATH`: the same loop on a pretraining corpus; fine-tune later with `train --init-from DIR/best`."
-    return _train_main(argv, "videolights pretrain", pretrain=True)
+    "`videolights pretrain --dataset PATH`: the same loop on a pretraining corpus (then `train --init-from DIR/best`)."
+    return _run_training(argv, "videolights pretrain", pretrain=True)
 
 # %% ../nbs/cli.ipynb #cc6
-def predict_command(argv=None) -> int:
-    "`videolights predict`: moments and saliency for a video and a query, or a submission for a dataset split."
-    from videolights.apps.predictor import (
-        Predictor,
-        format_moments,
-        plot_prediction,
-        predict_dataset,
-    )  # lazy: torch, transformers
-
+def _predict_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="videolights predict", description="predict moments and saliency with a VideoLights checkpoint"
     )
@@ -426,20 +409,34 @@ def predict_command(argv=None) -> int:
     ap.add_argument("--dataset", help="saved dataset (instead of VIDEO QUERY)")
     ap.add_argument("--split", default="val")
     ap.add_argument("--out", help="submission jsonl to write (with --dataset)")
-    a = ap.parse_args(argv)
+    return ap
+
+
+def _predict_split(a) -> int:
+    "`--dataset`: a submission for a split of a saved dataset."
+    from videolights.apps.predictor import predict_dataset  # lazy: torch, transformers
+
+    if a.video or a.query:
+        raise VideoLightsError("give either VIDEO QUERY or --dataset, not both")
+    if not a.out:
+        raise VideoLightsError("--dataset needs --out preds.jsonl")
+    recs = predict_dataset(a.checkpoint, a.dataset, a.split, a.out, device=a.device, nms_thd=a.nms)
+    print(f"wrote {len(recs)} predictions to {a.out}")
+    return 0
+
+# %% ../nbs/cli.ipynb #cli_predict2
+def predict_command(argv=None) -> int:
+    "`videolights predict`: moments and saliency for a video and a query, or a submission for a dataset split."
+    from videolights.apps.predictor import Predictor, format_moments, plot_prediction  # lazy: torch, transformers
+
+    a = _predict_parser().parse_args(argv)
     from transformers.utils import logging as hf_logging  # lazy: the [video] extra, only needed here
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()  # a clean table on stdout, one-line errors
     nms = None if a.nms is not None and a.nms < 0 else a.nms
     if a.dataset:
-        if a.video or a.query:
-            raise VideoLightsError("give either VIDEO QUERY or --dataset, not both")
-        if not a.out:
-            raise VideoLightsError("--dataset needs --out preds.jsonl")
-        recs = predict_dataset(a.checkpoint, a.dataset, a.split, a.out, device=a.device, nms_thd=a.nms)
-        print(f"wrote {len(recs)} predictions to {a.out}")
-        return 0
+        return _predict_split(a)
     if not a.video or a.query is None:
         raise VideoLightsError("give VIDEO and QUERY (or --dataset PATH --out preds.jsonl)")
     fm = {k: v for k, v in (("clip", a.clip_model), ("blip", a.blip2_model)) if v}
@@ -453,13 +450,12 @@ def predict_command(argv=None) -> int:
     return 0
 
 # %% ../nbs/cli.ipynb #cc7
-def pretrain_data_command(argv=None) -> int:
-    "`videolights pretrain-data`: build a pretraining dataset from a folder of unlabelled videos."
+def _pretrain_data_parser() -> argparse.ArgumentParser:
     from videolights.apps.features import FEATURE_PRESETS  # lazy: torch, transformers only for this command
-    from videolights.apps.pretrain_data import CAPTION_MODEL, ITM_MODEL, generate_pretrain_data
+    from videolights.apps.pretrain_data import CAPTION_MODEL, ITM_MODEL
 
     ap = argparse.ArgumentParser(
-        prog="videolights pretrain-data", description=__doc__ or "generate pretraining data from unlabelled videos"
+        prog="videolights pretrain-data", description="Generate pretraining data from unlabelled videos."
     )
     ap.add_argument("--videos", required=True, help="folder of videos (mp4, mkv, webm, avi, mov)")
     ap.add_argument("--out", required=True, help="output folder (records/, features/, pretrain.jsonl, dataset/)")
@@ -474,26 +470,24 @@ def pretrain_data_command(argv=None) -> int:
     ap.add_argument("--max-duration", type=float, default=500.0, help="skip longer videos (the original: 500 s)")
     ap.add_argument("--device", default=None, help="device (default: the one Accelerate assigns to this process)")
     ap.add_argument("--no-build", action="store_true", help="stop after pretrain.jsonl + features")
-    a = ap.parse_args(argv)
+    return ap
+
+# %% ../nbs/cli.ipynb #cli_ptd2
+def pretrain_data_command(argv=None) -> int:
+    "`videolights pretrain-data`: build a pretraining dataset from a folder of unlabelled videos."
+    from videolights.apps.features import FEATURE_PRESETS  # lazy: torch, transformers only for this command
+    from videolights.apps.pretrain_data import generate_pretrain_data
+
+    a = _pretrain_data_parser().parse_args(argv)
     from transformers.utils import logging as hf_logging  # lazy: the [video] extra, only needed here
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     blocks = FEATURE_PRESETS[a.blocks]
     fm = {k: v for k, v in (("clip", a.clip_model), ("blip", a.blip2_model)) if v and k in blocks}
+    kw = {k: getattr(a, k) for k in ("caption_model", "itm_model", "window", "clip_len", "frame_size", "max_duration")}
     p = generate_pretrain_data(
-        a.videos,
-        a.out,
-        caption_model=a.caption_model,
-        itm_model=a.itm_model,
-        feature_models=fm,
-        blocks=blocks,
-        window=a.window,
-        clip_len=a.clip_len,
-        frame_size=a.frame_size,
-        max_duration=a.max_duration,
-        device=a.device,
-        build=not a.no_build,
+        a.videos, a.out, feature_models=fm, blocks=blocks, device=a.device, build=not a.no_build, **kw
     )
     if process_state().is_main_process:
         print(f"pretraining data: {p}")
@@ -506,11 +500,7 @@ def _seeds_arg(s: str):
     return int(s)
 
 
-def ablate_command(argv=None) -> int:
-    "Entry point of `videolights ablate`."
-    from videolights.studies.grid import expand, load_grid  # lazy: papermill, pandas only for this command
-    from videolights.studies.runner import ablate, is_done
-
+def _ablate_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="videolights ablate", description="Run an ablation grid of papermill notebooks into reports/."
     )
@@ -531,25 +521,32 @@ def ablate_command(argv=None) -> int:
         action="store_true",
         help="delete run folders of the study that are not runs of this grid (earlier settings)",
     )
-    a = ap.parse_args(argv)
+    return ap
+
+# %% ../nbs/cli.ipynb #cli_ablate2
+def _list_runs(a) -> int:
+    "`--dry-run`: every run of the grid with whether it is done."
+    from videolights.studies.grid import expand, load_grid  # lazy: papermill, pandas only for this command
+    from videolights.studies.runner import is_done
+
+    g = load_grid(a.grid, seeds=a.seeds, dataset=a.dataset)
+    sd = Path(a.reports) / g.study
+    for r in expand(g):
+        print(f"{r.run_id}  {'done' if is_done(sd, r) else 'todo'}  {r.arm}  seed={r.seed}")
+    return 0
+
+
+def ablate_command(argv=None) -> int:
+    "`videolights ablate`: run an ablation grid and render its report."
+    from videolights.studies.runner import ablate  # lazy: papermill, pandas only for this command
+
+    a = _ablate_parser().parse_args(argv)
     if a.jobs < 1:
         raise VideoLightsError(f"--jobs={a.jobs} must be >= 1")
     if a.dry_run:
-        g = load_grid(a.grid, seeds=a.seeds, dataset=a.dataset)
-        sd = Path(a.reports) / g.study
-        for r in expand(g):
-            print(f"{r.run_id}  {'done' if is_done(sd, r) else 'todo'}  {r.arm}  seed={r.seed}")
-        return 0
-    out = ablate(
-        a.grid,
-        dataset=a.dataset,
-        seeds=a.seeds,
-        jobs=a.jobs,
-        reports=a.reports,
-        force=a.force,
-        report_only=a.report_only,
-        prune=a.prune,
-    )
+        return _list_runs(a)
+    kw = {k: getattr(a, k) for k in ("dataset", "seeds", "jobs", "reports", "force", "report_only", "prune")}
+    out = ablate(a.grid, **kw)
     print(f"report: {out['readme']}")
     for r in out["failed"]:
         print(
@@ -583,7 +580,6 @@ def docs_command(argv=None) -> int:
     return 0
 
 # %% ../nbs/cli.ipynb #ccmain
-if (
-    __name__ == "__main__" and "__file__" in globals()
-):  # `accelerate launch -m videolights.cli train ...` (not in a notebook)
+# `accelerate launch -m videolights.cli train ...` (`__file__` is missing when this notebook runs)
+if __name__ == "__main__" and "__file__" in globals():
     sys.exit(main())

@@ -339,12 +339,12 @@ def config_reference_md(presets=PRESETS) -> str:
     "Markdown page: every `VideoLightsConfig` field with its type, meaning and value in each preset."
     from fastcore.docments import docments  # lazy: a developer tool, only needed here
 
-    cfgs = {p: VideoLightsConfig.preset(p) for p in presets}
+    cfgs = {p: VideoLightsConfig.from_preset(p) for p in presets}
     out = [
         "# Configuration reference",
         "",
         "> Every field of `VideoLightsConfig`, its meaning and its value in each preset "
-        "(`VideoLightsConfig.preset(name, 'section.field=value', ...)`; bold: differs from `qvhighlights`).",
+        "(`VideoLightsConfig.from_preset(name, 'section.field=value', ...)`; bold: differs from `qvhighlights`).",
         "",
     ]
     head = "| field | type | meaning | " + " | ".join(presets) + " |"

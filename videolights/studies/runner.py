@@ -17,8 +17,8 @@ from .report import render_report
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'kernel_name', 'is_done', 'strip_progress', 'execute_run', 'run_grid', 'prepare_data', 'ablate',
-           'stale_runs']
+__all__ = ['log', 'kernel_name', 'is_done', 'strip_progress', 'execute_run', 'run_grid', 'prepare_data', 'stale_runs',
+           'ablate']
 
 # %% ../../nbs/studies/01_runner.ipynb #c0028
 def kernel_name() -> str:
@@ -72,7 +72,7 @@ def strip_progress(path):
             c["outputs"] = outs
     atomic_write_text(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
-
+# %% ../../nbs/studies/01_runner.ipynb #rn_exec
 def execute_run(run: Run, study_dir, kernel: str | None = None) -> dict:
     "Execute `run`'s notebook with papermill into its result folder; returns (and saves) the run record."
     import papermill as pm  # lazy: the [studies] extra, only needed here
@@ -146,6 +146,14 @@ def run_grid(grid: Grid, reports="reports", jobs: int = 1, force: bool = False) 
     return [json.loads((run_dir(study_dir, r) / "run.json").read_text()) for r in runs]
 
 
+def _log_rec(rec):
+    msg = f"  {rec['status']:>6} {rec['arm']} seed={rec['seed']} ({rec['seconds']:.0f} s) {rec['run_id']}"
+    if rec["status"] != "ok":
+        msg += f": {rec['error']} -> see {rec['executed_notebook']}"
+    log.info(msg)
+    return rec
+
+# %% ../../nbs/studies/01_runner.ipynb #rn_data
 def prepare_data(grid: Grid):
     "Generate the embedded synthetic datasets the grid's runs need (once, before runs start in parallel)."
     if grid.dataset is not None:
@@ -159,42 +167,39 @@ def prepare_data(grid: Grid):
                 seen.add(key)
                 dataset_for(cfg, None, variant=variant)
 
-
-def _log_rec(rec):
-    msg = f"  {rec['status']:>6} {rec['arm']} seed={rec['seed']} ({rec['seconds']:.0f} s) {rec['run_id']}"
-    if rec["status"] != "ok":
-        msg += f": {rec['error']} -> see {rec['executed_notebook']}"
-    log.info(msg)
-    return rec
-
 # %% ../../nbs/studies/01_runner.ipynb #c0038
-def ablate(
-    grid_path, dataset=None, seeds=None, jobs: int = 1, reports="reports", force=False, report_only=False, prune=False
-) -> dict:
-    "Run (what is not done of) a grid and render its report; returns `{'grid', 'records', 'readme', 'failed'}`."
-    g = load_grid(grid_path, seeds=seeds, dataset=dataset)
-    t0 = time.time()
-    if report_only:
-        sd = Path(reports) / g.study
-        have = {}  # (arm, seed) -> newest record: a run made before a preset changed still shows (flagged as stale)
-        for p in sorted((sd / "runs").glob("*/run.json"), key=lambda p: p.stat().st_mtime):
-            rec = json.loads(p.read_text())
-            have[(rec["arm"], rec["seed"])] = rec
-        recs = [
-            json.loads((run_dir(sd, r) / "run.json").read_text())
-            if (run_dir(sd, r) / "run.json").is_file()
-            else have[(r.arm, r.seed)]
-            for r in expand(g)
-            if (run_dir(sd, r) / "run.json").is_file() or (r.arm, r.seed) in have
-        ]
-        if not recs:
-            raise VideoLightsError(
-                f"--report-only: no finished runs of {g.study} under {sd}/runs; run without --report-only first"
-            )
-    else:
-        recs = run_grid(g, reports, jobs=jobs, force=force)
+def _finished_records(g: Grid, reports) -> list:
+    "Records of the grid's finished runs on disk (`--report-only`); an arm and seed with a new id use its newest run."
+    sd = Path(reports) / g.study
+    have = {}  # (arm, seed) -> newest record: a run made before a preset changed still shows (flagged as stale)
+    for p in sorted((sd / "runs").glob("*/run.json"), key=lambda p: p.stat().st_mtime):
+        rec = json.loads(p.read_text())
+        have[(rec["arm"], rec["seed"])] = rec
+    recs = [
+        json.loads((run_dir(sd, r) / "run.json").read_text())
+        if (run_dir(sd, r) / "run.json").is_file()
+        else have[(r.arm, r.seed)]
+        for r in expand(g)
+        if (run_dir(sd, r) / "run.json").is_file() or (r.arm, r.seed) in have
+    ]
+    if not recs:
+        raise VideoLightsError(
+            f"--report-only: no finished runs of {g.study} under {sd}/runs; run without --report-only first"
+        )
+    return recs
+
+# %% ../../nbs/studies/01_runner.ipynb #rn_stale
+def stale_runs(grid, reports="reports") -> list[Path]:
+    "Run folders of `grid`'s study that no run of the grid maps to (left by earlier settings, e.g. a changed preset)."
+    runs = Path(reports) / grid.study / "runs"
+    ids = {r.run_id for r in expand(grid)}
+    return sorted(p for p in runs.iterdir() if p.is_dir() and p.name not in ids) if runs.is_dir() else []
+
+
+def _prune(g: Grid, reports, prune: bool):
+    "Delete (`prune`) or point out the run folders of earlier settings."
     stale = stale_runs(g, reports)
-    if stale and prune and not report_only:
+    if stale and prune:
         for p in stale:
             shutil.rmtree(p)
         log.info(f"pruned {len(stale)} run folder(s) of earlier settings from {Path(reports) / g.study / 'runs'}")
@@ -203,6 +208,16 @@ def ablate(
             f"{len(stale)} run folder(s) under {Path(reports) / g.study / 'runs'} are not runs of this grid "
             "(earlier settings or an older preset); run with --prune to delete them"
         )
+
+# %% ../../nbs/studies/01_runner.ipynb #rn_ablate
+def ablate(
+    grid_path, dataset=None, seeds=None, jobs: int = 1, reports="reports", force=False, report_only=False, prune=False
+) -> dict:
+    "Run (what is not done of) a grid and render its report; returns `{'grid', 'records', 'readme', 'failed'}`."
+    g = load_grid(grid_path, seeds=seeds, dataset=dataset)
+    t0 = time.time()
+    recs = _finished_records(g, reports) if report_only else run_grid(g, reports, jobs=jobs, force=force)
+    _prune(g, reports, prune and not report_only)
     cmd = " ".join(
         ["videolights ablate --grid", str(grid_path)]
         + (["--seeds", ",".join(map(str, g.seeds))] if seeds is not None else [])
@@ -211,10 +226,3 @@ def ablate(
     readme = render_report(g, recs, reports, seconds=None if report_only else time.time() - t0, command=cmd)
     failed = [r for r in recs if r["status"] != "ok"]
     return {"grid": g, "records": recs, "readme": readme, "failed": failed}
-
-
-def stale_runs(grid, reports="reports") -> list[Path]:
-    "Run folders of `grid`'s study that no run of the grid maps to (left by earlier settings: a changed preset gives new run ids)."
-    runs = Path(reports) / grid.study / "runs"
-    ids = {r.run_id for r in expand(grid)}
-    return sorted(p for p in runs.iterdir() if p.is_dir() and p.name not in ids) if runs.is_dir() else []

@@ -14,11 +14,12 @@ from ..core.errors import VideoLightsError
 from ..data.batching import join_blocks, tef, sample_span_targets, saliency_qvhl, batch_targets, pad_arrays
 from ..model.videolights import build_model
 from ..criterion.losses import build_criterion
+from ..train.loop import make_optimizer
 
 # %% auto #0
-__all__ = ['seeded_init', 'parity_sample', 'collate_arrays', 'parity_batches', 'batch_checksum', 'make_optimizer',
-           'epoch_schedule', 'record_matches', 'train_steps', 'case_config', 'run_case', 'rel_dev',
-           'compare_runs', 'load_fixture']
+__all__ = ['seeded_init', 'parity_sample', 'collate_arrays', 'parity_batches', 'batch_checksum', 'epoch_schedule',
+           'record_matches', 'train_steps', 'case_config', 'run_case', 'rel_dev', 'compare_runs',
+           'load_fixture']
 
 # %% ../../nbs/testing/00_parity.ipynb #c0006
 def seeded_init(model: nn.Module, seed: int) -> nn.Module:
@@ -107,15 +108,6 @@ def batch_checksum(batch: dict) -> list[float]:
     )
 
 # %% ../../nbs/testing/00_parity.ipynb #c0013
-def make_optimizer(model: nn.Module, cfg: VideoLightsConfig) -> torch.optim.AdamW:
-    "AdamW with one parameter group holding every trainable parameter (biases and norms decayed too), as the original."
-    return torch.optim.AdamW(
-        [{"params": [p for p in model.parameters() if p.requires_grad]}],
-        lr=cfg.train.lr,
-        weight_decay=cfg.train.weight_decay,
-    )
-
-
 def epoch_schedule(n_steps: int, steps_per_epoch: int = 5) -> list[int]:
     "`epoch_i` for each step: 0 for the first `steps_per_epoch` steps, then 1, and so on."
     return [s // steps_per_epoch for s in range(n_steps)]
@@ -171,7 +163,7 @@ def train_steps(
 # %% ../../nbs/testing/00_parity.ipynb #c0016
 def case_config(case: dict, *overrides) -> VideoLightsConfig:
     "The config of a fixture case (its preset and overrides, then `overrides`)."
-    return VideoLightsConfig.preset(case["preset"], *case["overrides"], *overrides)
+    return VideoLightsConfig.from_preset(case["preset"], *case["overrides"], *overrides)
 
 
 def _same_checksums(a: list, b: list) -> bool:

@@ -174,7 +174,7 @@ def make_demo_checkpoint(out_dir, seed: int = 0, **cfg_overrides) -> Path:
     "A tiny random checkpoint + tiny CLIP/BLIP-2 feature models under `out_dir` (for tests and examples; no download)."
     out = Path(out_dir)
     fm = {"clip": str(make_tiny_clip(out / "clip")), "blip": str(make_tiny_blip2(out / "blip2"))}
-    cfg = VideoLightsConfig.preset(
+    cfg = VideoLightsConfig.from_preset(
         "tiny",
         'data.video_blocks=[["clip",20],["blip",16]]',
         'data.text_blocks=[["clip",16],["blip",16]]',

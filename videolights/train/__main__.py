@@ -1,4 +1,4 @@
-"""`python -m videolights.train ...` / `accelerate launch -m videolights.train ...`: the same as `videolights train ...`."""
+"""`python -m videolights.train ...` and `accelerate launch -m videolights.train ...` run `videolights train ...`."""
 import sys
 
 from videolights.cli import main
