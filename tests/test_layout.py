@@ -20,7 +20,8 @@ ALLOWED = {
     "apps": {"core", "evaluation", "data", "model"},
     "studies": {"core", "evaluation", "data", "model", "criterion", "train"},
     "testing": {"core", "evaluation", "data", "model", "criterion", "train", "apps"},
-    "docs": {"core"},
+    "pages": {"core"},
+    "docs": {"core", "pages"},
     "cli": {"core", "evaluation", "data", "model", "criterion", "train", "apps", "studies", "docs"},
 }
 

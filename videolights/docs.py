@@ -4,22 +4,20 @@
 
 # %% ../nbs/docs.ipynb #c0003
 from __future__ import annotations
-import configparser, fnmatch, hashlib, importlib, inspect, json, logging, os, re, shutil, subprocess, sys, time
+import configparser, fnmatch, hashlib, logging, os, re, shutil, subprocess, sys, time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import fields, is_dataclass
 from pathlib import Path
-from .core.config import VideoLightsConfig, PRESETS
 from .core.errors import VideoLightsError
 from .core.io import atomic_write_text
+from .pages import api_reference_md, cell_directives, config_reference_md, notebook_page
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'SECTIONS', 'doc_name', 'site_sections', 'page_name', 'list_notebooks', 'cell_directives',
-           'skip_cell', 'execute_notebook', 'nb_hash', 'execute_all', 'fix_markdown', 'doc_md',
-           'notebook_page', 'config_reference_md', 'api_reference_md', 'write_source', 'localize_links',
-           'find_root', 'build_docs']
+__all__ = ['log', 'SECTIONS', 'doc_name', 'site_sections', 'page_name', 'list_notebooks', 'skip_cell',
+           'execute_notebook', 'nb_hash', 'execute_all', 'write_source', 'localize_links', 'find_root',
+           'build_docs']
 
 # %% ../nbs/docs.ipynb #c0006
 def doc_name(nb_path) -> str:
@@ -50,8 +48,18 @@ SECTIONS = (  # the docs sidebar in reading order: (caption, pages); a page is a
     ("Training", ("train/*", "model/06_checkpoint")),
     ("Applications", ("apps/*", "model/07_convert")),
     ("Studies", ("studies/*",)),
-    ("Explanations", ("explanations/quirks", "explanations/training_parity", "explanations/speed", "explanations/*")),
-    ("API", ("page:api", "page:configuration", "core/*", "cli", "docs", "testing/*", "*")),
+    (
+        "Explanations",
+        (
+            "explanations/quirks",
+            "explanations/training_parity",
+            "explanations/speed",
+            "model/08_fast_dropout",
+            "model/09_batched_negatives",
+            "explanations/*",
+        ),
+    ),
+    ("API", ("page:api", "page:configuration", "core/*", "cli", "docs", "pages", "testing/*", "*")),
     ("Reports", ("page:reports/index",)),
 )
 
@@ -104,21 +112,6 @@ def list_notebooks(nbs_path) -> list[Path]:
     return [root / f"{e}.ipynb" for e in entries if not e.startswith("page:")]
 
 # %% ../nbs/docs.ipynb #c0009
-def cell_directives(src: str) -> dict:
-    "The leading `#|` directives of a cell's source: `{'eval:': 'false', 'slow': '', ...}`."
-    d = {}
-    for line in src.splitlines():
-        s = line.strip()
-        if not s:
-            continue
-        if not s.startswith("#|"):
-            break
-        k, _, v = s[2:].strip().partition(" ")
-        if k:
-            d[k] = v.strip()
-    return d
-
-
 def skip_cell(src: str, skip_flags=("slow", "notest")) -> bool:
     "True if a code cell must not run: `eval: false`, or a flag in `skip_flags`."
     d = cell_directives(src)
@@ -195,227 +188,6 @@ def execute_all(nbs: list, cache_dir, skip_flags=("slow", "notest"), jobs: int =
     if errors:
         raise VideoLightsError(f"{len(errors)} notebook(s) failed to execute: " + " | ".join(errors))
     return out
-
-# %% ../nbs/docs.ipynb #c0018
-_SRC_LINK = re.compile(r"\[source\]\(([^)\s]*)\)\{[^}]*\}")
-_ROOT_HR = re.compile(r"\A\s*---\s*\n")
-
-
-def fix_markdown(md: str) -> str:
-    "Quarto-flavoured markdown from nbdev (show_doc output, links) made MyST-safe."
-    md = _ROOT_HR.sub("", md)
-    return _SRC_LINK.sub(
-        lambda m: (
-            f'<a href="{m[1].replace("#LNone", "")}" class="vl-source" '
-            'style="float:right; font-size:smaller">source</a>'
-        ),
-        md,
-    )
-
-
-def doc_md(obj) -> str:
-    "nbdev's `show_doc` markdown for `obj`, or a plain signature and docstring if its annotations cannot be evaluated."
-    from nbdev.showdoc import show_doc  # lazy: a developer tool, only needed here
-
-    try:
-        return fix_markdown(show_doc(obj, title_level=3)._repr_markdown_())
-    except Exception:
-        name = getattr(obj, "__qualname__", getattr(obj, "__name__", repr(obj)))
-        try:
-            sig = str(inspect.signature(obj))
-        except (TypeError, ValueError):
-            sig = "(...)"
-        doc = (inspect.getdoc(obj) or "").split("\n")[0]
-        return f"### {name}\n\n```python\n{name}{sig}\n```\n\n" + (f"*{doc}*\n" if doc else "")
-
-
-def _show_doc_proc():
-    from nbdev.process import Processor  # lazy: a developer tool, only needed here
-    from nbdev.processors import _default_exp  # lazy: a developer tool, only needed here
-
-    class eval_show_docs(Processor):
-        "Render nbdev's added `show_doc(name)` cells from the exported module's namespace."
-
-        def begin(self):
-            mod = _default_exp(self.nb)
-            self.ns = dict(vars(importlib.import_module(f"videolights.{mod}"))) if mod else {}
-
-        def cell(self, cell):
-            if not getattr(cell, "has_sd", False):
-                return
-            m = re.search(r"show_doc\((.+)\)\s*$", cell.source.strip())
-            try:
-                md = doc_md(eval(m[1], self.ns))
-            except Exception:
-                md = None  # defined outside the default module: no entry rather than a wrong one
-            cell.outputs = [dict(output_type="display_data", metadata={}, data={"text/markdown": md})] if md else []
-
-    return eval_show_docs
-
-# %% ../nbs/docs.ipynb #c0019
-def notebook_page(executed) -> str:
-    "An executed notebook as MyST-NB page JSON (hidden cells gone, API docs added, quarto syntax fixed)."
-    import nbformat, yaml  # lazy: the [studies]/[docs] extras, only needed here
-    from execnb.nbio import read_nb  # lazy: a developer tool, only needed here
-    from nbdev import processors as P  # lazy: a developer tool, only needed here
-    from nbdev.frontmatter import FrontmatterProc  # lazy: a developer tool, only needed here
-    from nbdev.process import NBProcessor  # lazy: a developer tool, only needed here
-
-    nb = read_nb(executed)
-    procs = [
-        FrontmatterProc,
-        P.populate_language,
-        P.add_show_docs,
-        P.strip_ansi,
-        P.hide_line,
-        P.filter_stream_,
-        P.rm_header_dash,
-        P.clean_show_doc,
-        _show_doc_proc(),
-        P.rm_export,
-        P.clean_magics,
-        P.hide_,
-        P.add_links,
-        P.mv_exports,
-        P.strip_hidden_metadata,
-    ]
-    NBProcessor(nb=nb, procs=procs).process()
-    cells = []
-    for c in nb.cells:
-        if "source" not in c:
-            continue
-        src = "".join(c.source) if isinstance(c.source, list) else c.source
-        if c.cell_type == "raw" and src.lstrip().startswith("---"):  # front matter -> title + subtitle
-            fm = yaml.safe_load(src.strip().strip("-")) or {}
-            c.cell_type, src = (
-                "markdown",
-                f"# {fm.get('title', 'Untitled')}" + (f"\n\n> {fm['description']}" if fm.get("description") else ""),
-            )
-        elif c.cell_type == "markdown":
-            src = fix_markdown(src)
-        elif c.cell_type == "code":
-            d = cell_directives(src)
-            if d.get("include:") == "false":
-                continue
-            tags = ["remove-input"] * (d.get("echo:") == "false") + ["remove-output"] * (d.get("output:") == "false")
-            c.metadata = {"tags": tags} if tags else {}
-            src = "\n".join(l for l in src.splitlines() if not l.strip().startswith("#|")).strip("\n")
-            for o in c.get("outputs", []):
-                md = o.get("data", {}).get("text/markdown")
-                if md is not None:
-                    o["data"]["text/markdown"] = fix_markdown("".join(md) if isinstance(md, list) else md)
-        keep = ("cell_type", "id", "metadata", "outputs", "execution_count", "attachments")
-        cells.append({k: (c.metadata if k == "metadata" else c[k]) for k in keep if k in c} | {"source": src})
-    page = nbformat.from_dict(
-        {
-            "cells": cells,
-            "nbformat": 4,
-            "nbformat_minor": 5,
-            "metadata": {
-                "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                "language_info": {"name": "python"},
-            },
-        }
-    )
-    for c in page.cells:
-        if c.cell_type != "code":
-            c.pop("outputs", None)
-            c.pop("execution_count", None)
-    return nbformat.writes(page, version=4)
-
-# %% ../nbs/docs.ipynb #c0022
-def _cell(v) -> str:
-    "A config value as a table cell: feature blocks as `name dim + ...`, everything else as code."
-    if isinstance(v, tuple) and v and all(isinstance(b, tuple) and len(b) == 2 for b in v):
-        return " + ".join(f"{n} {d}" for n, d in v)
-    return "`" + (repr(v) if isinstance(v, str) else json.dumps(v)).replace("|", "\\|") + "`"
-
-
-def _esc(s) -> str:
-    return str(s or "").replace("|", "\\|").replace("$", "\\$")
-
-
-def config_reference_md(presets=PRESETS) -> str:
-    "Markdown page: every `VideoLightsConfig` field with its type, meaning and value in each preset."
-    from fastcore.docments import docments  # lazy: a developer tool, only needed here
-
-    cfgs = {p: VideoLightsConfig.from_preset(p) for p in presets}
-    out = [
-        "# Configuration reference",
-        "",
-        "> Every field of `VideoLightsConfig`, its meaning and its value in each preset "
-        "(`VideoLightsConfig.from_preset(name, 'section.field=value', ...)`; bold: differs from `qvhighlights`).",
-        "",
-    ]
-    head = "| field | type | meaning | " + " | ".join(presets) + " |"
-    rule = "|" + "---|" * (3 + len(presets))
-    for f in fields(VideoLightsConfig):
-        sec = getattr(cfgs[presets[0]], f.name)
-        if not is_dataclass(sec):
-            continue
-        out += [
-            f"## `{f.name}`: {type(sec).__name__}",
-            "",
-            _esc(type(sec).__doc__),
-            "",
-            ":::{container} vl-wide",
-            head,
-            rule,
-        ]
-        notes = docments(type(sec))
-        for g in fields(sec):
-            vals = [getattr(getattr(cfgs[p], f.name), g.name) for p in presets]
-            cells = [(_cell(v) if v == vals[0] else f"**{_cell(v)}**") for v in vals]
-            out.append(
-                f"| `{f.name}.{g.name}` | `{_esc(g.type)}` | {_esc(notes.get(g.name))} | " + " | ".join(cells) + " |"
-            )
-        out += [":::", ""]
-    out += [
-        "## Derived values",
-        "",
-        ":::{container} vl-wide",
-        "| value | meaning | " + " | ".join(presets) + " |",
-        "|" + "---|" * (2 + len(presets)),
-    ]
-    for name, doc in (
-        ("v_feat_dim", "video input dim (sum of video blocks + 2 with TEF)"),
-        ("t_feat_dim", "text input dim (sum of text blocks)"),
-        ("hd_only", "highlight detection only"),
-    ):
-        out.append(f"| `{name}` | {doc} | " + " | ".join(_cell(getattr(cfgs[p], name)) for p in presets) + " |")
-    return "\n".join(out + [":::"]) + "\n"
-
-# %% ../nbs/docs.ipynb #c0027
-def api_reference_md(modules: dict) -> str:
-    "Markdown API page for `{module name: page name}` (module `videolights.<name>`)."
-    out = [
-        "# API reference",
-        "",
-        "> Every public function and class of `videolights`, module by module "
-        "(signatures with the parameter comments written beside the code).",
-        "",
-    ]
-    for mod, page in modules.items():
-        try:
-            m = importlib.import_module(f"videolights.{mod}")
-        except Exception as e:
-            raise VideoLightsError(f"API reference: cannot import videolights.{mod} ({type(e).__name__}: {e})") from e
-        names = list(getattr(m, "__all__", [n for n in vars(m) if not n.startswith("_")]))
-        doc = (m.__doc__ or "").strip().splitlines()
-        out += [
-            f"## `videolights.{mod}`",
-            "",
-            (doc[0] + " " if doc else "") + f"Explained in [{page}]({page}.ipynb).",
-            "",
-        ]
-        consts = [n for n in names if not callable(getattr(m, n, None))]
-        for n in names:
-            obj = getattr(m, n, None)
-            if callable(obj):
-                out += [doc_md(obj), ""]
-        if consts:
-            out += ["Constants: " + ", ".join(f"`{n}`" for n in consts), ""]
-    return "\n".join(out) + "\n"
 
 # %% ../nbs/docs.ipynb #c0030
 _CONF = '''project = "videolights"; author = "videolights developers"

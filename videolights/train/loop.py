@@ -353,7 +353,7 @@ def _forward_losses(t: Training, batch: dict, epoch: int):
             outputs = t.model(**batch["model_inputs"])
         # the text mask rides along for losses that need it (loss.quirk_contrastive_sum_padding=false)
         tgt = {**batch["targets"], "src_txt_mask": batch["model_inputs"]["src_txt_mask"]}
-        ld = t.crit(to_float(outputs), tgt, epoch)  # losses and matching in float32
+        ld = t.crit(outputs, tgt, epoch)  # the criterion upcasts half-precision outputs itself
         return ld, t.crit.total(ld), None
     except VideoLightsError as e:
         return None, None, str(e)  # e.g. NaN outputs caught by the criterion's input checks
