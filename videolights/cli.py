@@ -4,7 +4,7 @@
 
 # %% ../nbs/cli.ipynb #525ab1f2
 from __future__ import annotations
-import argparse, json, logging, shutil, sys, time, warnings
+import argparse, json, logging, os, shutil, sys, time, traceback, warnings
 from pathlib import Path
 import numpy as np
 from .core.config import VideoLightsConfig, override
@@ -58,12 +58,37 @@ def _usage() -> str:
     lines = ["usage: videolights <command> [options]", "", "commands:"]
     lines += [f"  {k:<14} {v[1]}" for k, v in COMMANDS.items()]
     lines += ["", "Run `videolights <command> --help` for the options of a command."]
+    lines += ["Errors are one line; add --debug (or set VIDEOLIGHTS_DEBUG=1) to see the traceback."]
     return "\n".join(lines)
+
+
+def _debug_flag(argv: list) -> tuple:
+    "`argv` without `--debug`, and whether tracebacks of user errors are shown (`--debug` or `VIDEOLIGHTS_DEBUG=1`)."
+    env = os.environ.get("VIDEOLIGHTS_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
+    return [x for x in argv if x != "--debug"], env or "--debug" in argv
+
+
+def _error_line(e: BaseException) -> str:
+    "The one-line message of a user error: its text, or for an `OSError` the file(s) it names and the reason."
+    if isinstance(e, OSError) and not isinstance(e, VideoLightsError) and e.filename:
+        files = f"{e.filename} -> {e.filename2}" if e.filename2 else f"{e.filename}"
+        msg = f"{files}: {e.strerror or type(e).__name__}"
+    else:
+        msg = str(e) or type(e).__name__
+    return " ".join(msg.split())  # one line, whatever the message held
+
+
+def _report(cmd: str, e: BaseException, debug: bool) -> int:
+    "Print a user error as one line (after its traceback with `debug`); the exit code 2."
+    if debug:
+        traceback.print_exception(e)
+    print(f"videolights {cmd}: error: {_error_line(e)}", file=sys.stderr)
+    return 2
 
 # %% ../nbs/cli.ipynb #cli_main2
 def main(argv=None) -> int:
     "Entry point of the `videolights` console script."
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv, debug = _debug_flag(list(sys.argv[1:] if argv is None else argv))
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage())
         return 0
@@ -79,9 +104,6 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         rc = globals()[COMMANDS[cmd][0]](rest)
-    except VideoLightsError as e:
-        print(f"videolights {cmd}: error: {e}", file=sys.stderr)
-        return 2
     except ModuleNotFoundError as e:
         extra = missing_extra(e.name)
         if extra is None:
@@ -92,6 +114,8 @@ def main(argv=None) -> int:
             file=sys.stderr,
         )
         return 2
+    except (VideoLightsError, OSError) as e:
+        return _report(cmd, e, debug)
     except KeyboardInterrupt:
         print(f"videolights {cmd}: interrupted", file=sys.stderr)
         return 130
@@ -107,12 +131,17 @@ def eval_command(argv=None) -> int:
         "--submission", required=True, help="submission jsonl (qid, pred_relevant_windows, pred_saliency_scores)"
     )
     ap.add_argument("--gt", required=True, help="ground-truth jsonl in the official format")
-    ap.add_argument("--dataset", default="qvhighlights", choices=DATASETS, help="benchmark (default: qvhighlights)")
+    ap.add_argument(
+        "--dataset", default=None, choices=DATASETS, help="benchmark (default: told by the ground truth's fields)"
+    )
     ap.add_argument(
         "--clip-len",
         type=float,
         default=2.0,
         help="seconds per clip of the saliency scores and relevant_clip_ids (default: 2)",
+    )
+    ap.add_argument(
+        "--allow-inverted", action="store_true", help="score windows with start > end as the official script does"
     )
     ap.add_argument("--out", default=None, help="write the full metrics JSON here (atomically)")
     a = ap.parse_args(argv)
@@ -121,7 +150,8 @@ def eval_command(argv=None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("always", EvalWarning)
         warnings.showwarning = lambda msg, *args, **kw: print(f"warning: {msg}", file=sys.stderr)
-        m = eval_submission(a.submission, a.gt, dataset=a.dataset, clip_len=a.clip_len)
+        kw = dict(dataset=a.dataset, clip_len=a.clip_len, allow_inverted=a.allow_inverted)
+        m = eval_submission(a.submission, a.gt, **kw)
     print(format_table(m))
     if a.out:
         atomic_write_text(a.out, json.dumps(m, indent=4) + "\n")
@@ -412,6 +442,15 @@ def _predict_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _nms_arg(nms: float | None, default: float | None) -> float | None:
+    "The NMS threshold `--nms` asks for: `default` when not given, -1 (off) when negative; NaN is refused."
+    if nms is None:
+        return default
+    if not np.isfinite(nms):
+        raise VideoLightsError(f"--nms {nms} must be a number (an IoU threshold in [0, 1], or < 0 to disable NMS)")
+    return -1.0 if nms < 0 else nms
+
+
 def _predict_split(a) -> int:
     "`--dataset`: a submission for a split of a saved dataset."
     from videolights.apps.predictor import predict_dataset  # lazy: torch, transformers
@@ -420,7 +459,8 @@ def _predict_split(a) -> int:
         raise VideoLightsError("give either VIDEO QUERY or --dataset, not both")
     if not a.out:
         raise VideoLightsError("--dataset needs --out preds.jsonl")
-    recs = predict_dataset(a.checkpoint, a.dataset, a.split, a.out, device=a.device, nms_thd=a.nms)
+    nms = _nms_arg(a.nms, None)  # None: the checkpoint's train.nms_thd (off unless it was trained with NMS)
+    recs = predict_dataset(a.checkpoint, a.dataset, a.split, a.out, device=a.device, nms_thd=nms)
     print(f"wrote {len(recs)} predictions to {a.out}")
     return 0
 
@@ -434,14 +474,16 @@ def predict_command(argv=None) -> int:
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()  # a clean table on stdout, one-line errors
-    nms = None if a.nms is not None and a.nms < 0 else a.nms
+    if a.top_k < 1:
+        raise VideoLightsError(f"--top-k {a.top_k} must be >= 1")
     if a.dataset:
         return _predict_split(a)
     if not a.video or a.query is None:
         raise VideoLightsError("give VIDEO and QUERY (or --dataset PATH --out preds.jsonl)")
+    nms = _nms_arg(a.nms, 0.7)
     fm = {k: v for k, v in (("clip", a.clip_model), ("blip", a.blip2_model)) if v}
     p = Predictor.from_checkpoint(a.checkpoint, device=a.device, feature_models=fm, frame_size=a.frame_size)
-    rec = p.predict(a.query, video=a.video, nms_thd=0.7 if a.nms is None else nms, top_k=a.top_k)
+    rec = p.predict(a.query, video=a.video, nms_thd=None if nms < 0 else nms, top_k=a.top_k)
     print(format_moments(rec, a.top_k))
     if a.json:
         atomic_write_text(a.json, json.dumps(rec, indent=1) + "\n")
