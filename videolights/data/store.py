@@ -4,7 +4,8 @@
 
 # %% ../../nbs/data/00_store.ipynb #c0003
 from __future__ import annotations
-import json, logging, shutil
+import json, logging, math, shutil
+from collections import Counter
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
@@ -88,7 +89,7 @@ def _rec(r, kind, clip_len, where):
         raise VideoLightsError(
             f"{where}: record qid={r.get('qid')!r} has a missing or malformed field ({e!r})"
         ) from None
-    return dict(
+    out = dict(
         qid=str(qid),
         vid=str(vid),
         query=str(r.get("query", "")),
@@ -100,6 +101,34 @@ def _rec(r, kind, clip_len, where):
         domain=str(r.get("domain") or ""),
         record=json.dumps(r),
     )
+    _check_labels(out, kind, where)
+    return out
+
+# %% ../../nbs/data/00_store.ipynb #st-labels
+def _check_labels(d: dict, kind: str, where):
+    "Raise unless a normalised record has a duration > 0, finite windows with start <= end, clip ids in the video."
+    at = f"{where}: record qid={d['qid']!r}"
+    if not (math.isfinite(d["duration"]) and d["duration"] > 0):
+        raise VideoLightsError(f"{at}: duration {d['duration']} must be a number of seconds > 0")
+    w = np.asarray(d["relevant_windows"], dtype=float).reshape(-1, 2)
+    s = np.asarray([x for row in d["saliency_scores"] for x in row], dtype=float)
+    if not (np.isfinite(w).all() and np.isfinite(s).all()):
+        raise VideoLightsError(f"{at}: relevant_windows and saliency scores must be finite numbers (not NaN or inf)")
+    if (w[:, 0] > w[:, 1]).any():
+        raise VideoLightsError(f"{at}: window {w[w[:, 0] > w[:, 1]][0].tolist()} has start > end")
+    if kind in ("tvsum", "youtube"):
+        return  # clip ids are the rows of `label`
+    ids, n = d["relevant_clip_ids"], math.ceil(d["duration"] / d["clip_len"])
+    bad = [i for i in ids if not 0 <= i < n]
+    if bad:
+        raise VideoLightsError(
+            f"{at}: relevant clip id {bad[0]} is outside the {n} clips of its {d['duration']} s video "
+            f"({d['clip_len']}-s clips)"
+        )
+    if d["saliency_scores"] and len(d["saliency_scores"]) != len(ids):
+        raise VideoLightsError(
+            f"{at}: {len(d['saliency_scores'])} rows of saliency_scores for {len(ids)} relevant_clip_ids"
+        )
 
 # %% ../../nbs/data/00_store.ipynb #c0009c
 def read_annotations(path, kind="qvhighlights", clip_len=None, domain=None) -> list[dict]:
@@ -150,52 +179,78 @@ def _check(a, path):
     return a
 
 
+def _load_array(p: Path, keys=()) -> np.ndarray:
+    "The array of a `.npy` file, or the first of `keys` in a `.npz`, as float32; any failure names the file."
+    if p.is_dir():
+        raise VideoLightsError(f"{p} is a folder; expected a feature file")
+    try:
+        if p.suffix != ".npz":
+            return np.load(p).astype(np.float32)
+        with np.load(p) as z:
+            key = next((k for k in keys if k in z.files), None)
+            if key is None:
+                raise VideoLightsError(f"{p}: no {' or '.join(map(repr, keys))} array (it has {z.files})")
+            return z[key].astype(np.float32)
+    except VideoLightsError:
+        raise
+    except Exception as e:  # a cut, empty or foreign file: zipfile, pickle, EOF, zlib and shape errors alike
+        why = (str(e).splitlines() or [""])[0][:160]
+        raise VideoLightsError(
+            f"{p} is not a readable feature file ({type(e).__name__}: {why}); re-extract it"
+        ) from None
+
+
+def _video_file(d: Path, vid) -> Path | None:
+    "The file of video `vid` in directory `d`: `{vid}.npz`, `{vid}.npy` or `{vid}_rgb.npy` (None if none is there)."
+    return next((d / n for n in (f"{vid}.npz", f"{vid}.npy", f"{vid}_rgb.npy") if (d / n).exists()), None)
+
+
 def read_video_block(feat_dir, vid) -> np.ndarray:
     "Raw float32 features `[n_clips, d]` of video `vid` from one feature directory."
     d = Path(feat_dir)
-    p = d / f"{vid}.npz"
-    try:
-        if p.exists():
-            return _check(np.load(p)["features"].astype(np.float32), p)
-        if (d / f"{vid}.npy").exists():
-            return _check(np.load(d / f"{vid}.npy").astype(np.float32), d / f"{vid}.npy")
-        if (d / f"{vid}_rgb.npy").exists():
-            a = [np.load(d / f"{vid}_{m}.npy").astype(np.float32) for m in ("rgb", "opt")]
-            n = min(len(x) for x in a)
-            return _check(np.concatenate([x[:n] for x in a], 1), d / f"{vid}_rgb.npy")
-    except (OSError, KeyError, ValueError) as e:
-        raise VideoLightsError(f"cannot read video features of vid={vid} from {d} ({e!r})") from None
-    raise VideoLightsError(f"missing video features for vid={vid}: no {vid}.npz / {vid}.npy / {vid}_rgb.npy in {d}")
+    p = _video_file(d, vid)
+    if p is None:
+        raise VideoLightsError(f"missing video features for vid={vid}: no {vid}.npz / {vid}.npy / {vid}_rgb.npy in {d}")
+    if not p.name.endswith("_rgb.npy"):
+        return _check(_load_array(p, ("features",)), p)
+    q = d / f"{vid}_opt.npy"
+    if not q.exists():
+        raise VideoLightsError(f"missing video features for vid={vid}: {p} has no {q.name} beside it")
+    a = [_check(_load_array(f), f) for f in (p, q)]
+    n = min(len(x) for x in a)
+    return _check(np.concatenate([x[:n] for x in a], 1), p)
 
 # %% ../../nbs/data/00_store.ipynb #c0014c
-def read_text_block(feat_dir, qid, kind="qvhighlights") -> np.ndarray:
-    "Raw float32 token features `[n_tokens, d]` of query `qid` from one feature directory."
-    d = Path(feat_dir)
+def _text_file(d: Path, qid, kind: str) -> tuple:
+    "The file of query `qid` in directory `d` (None if none is there) and the names looked for, usual one first."
     names = [f"qid{qid}.npz", f"{qid}.npz"]
     if kind not in ("qvhighlights", "charades"):
         names.reverse()
-    for name in names:
-        p = d / name
-        if not p.exists():
-            continue
-        try:
-            z = np.load(p)
-            key = next((k for k in ("last_hidden_state", "token") if k in z.files), None)
-            if key is None:
-                raise VideoLightsError(f"{p}: no 'last_hidden_state' or 'token' array (has {z.files})")
-            a = z[key].astype(np.float32)
-        except (OSError, ValueError) as e:
-            raise VideoLightsError(f"cannot read {p} ({e!r})") from None
-        return _check(a[None] if a.ndim == 1 else a, p)
-    raise VideoLightsError(f"missing text features for qid={qid}: no {' / '.join(names)} in {d}")
+    return next((d / n for n in names if (d / n).exists()), None), names
+
+
+def _text_array(d: Path, qid, kind: str) -> np.ndarray:
+    "Token features `[n_tokens, d]` of query `qid` (a 1-d array is one token)."
+    p, names = _text_file(d, qid, kind)
+    if p is None:
+        raise VideoLightsError(f"missing text features for qid={qid}: no {' / '.join(names)} in {d}")
+    a = _load_array(p, ("last_hidden_state", "token"))
+    return _check(a[None] if a.ndim == 1 else a, p)
+
+
+def read_text_block(feat_dir, qid, kind="qvhighlights") -> np.ndarray:
+    "Raw float32 token features `[n_tokens, d]` of query `qid` from one feature directory."
+    return _text_array(Path(feat_dir), qid, kind)
 
 # %% ../../nbs/data/00_store.ipynb #c0014e
-def align_blocks(blocks: dict, names, dims, where: str) -> dict:
+def align_blocks(blocks: dict, names, dims, where: str, files: dict | None = None) -> dict:
     "Check each block's dim against `dims` and cut all blocks to the shortest (as the original)."
     for n, d in zip(names, dims):
         if blocks[n].shape[1] != d:
+            at = f"{files[n]} ({where})" if files else where
             raise VideoLightsError(
-                f"{where}: block {n!r} has dim {blocks[n].shape[1]} but other files of that block have dim {d}"
+                f"{at}: block {n!r} has dim {blocks[n].shape[1]} but expected dim {d} (the dim of the block's "
+                "first files); re-extract this file with the block's model"
             )
     m = min(len(blocks[n]) for n in names)
     return {n: blocks[n][:m] for n in names}
@@ -312,7 +367,8 @@ def _video_rows(vids, blocks: _Blocks, duration: dict, feat_dtype) -> dict:
     rows = {"vid": [], "duration": [], "n_clips": [], **{f"v_{n}": [] for n in blocks.names}}
     for v in vids:
         raw = {n: read_video_block(d, v) for n, d in zip(blocks.names, blocks.dirs)}
-        b = align_blocks(raw, blocks.names, blocks.dims, f"vid={v}")
+        files = {n: _video_file(Path(d), v) for n, d in zip(blocks.names, blocks.dirs)}
+        b = align_blocks(raw, blocks.names, blocks.dims, f"vid={v}", files)
         rows["vid"].append(v)
         rows["duration"].append(duration[v])
         rows["n_clips"].append(len(b[blocks.names[0]]))
@@ -326,7 +382,8 @@ def _query_rows(recs, blocks: _Blocks, video_idx: dict, kind, feat_dtype) -> dic
     rows = {k: [] for k in query_features((), feat_dtype)} | {f"t_{n}": [] for n in blocks.names}
     for r in recs:
         raw = {n: read_text_block(d, r["qid"], kind) for n, d in zip(blocks.names, blocks.dirs)}
-        b = align_blocks(raw, blocks.names, blocks.dims, f"qid={r['qid']}")
+        files = {n: _text_file(Path(d), r["qid"], kind)[0] for n, d in zip(blocks.names, blocks.dirs)}
+        b = align_blocks(raw, blocks.names, blocks.dims, f"qid={r['qid']}", files)
         for k in r:
             rows[k].append(r[k])
         rows["video_idx"].append(video_idx[r["vid"]])
@@ -414,10 +471,47 @@ def _block_sources(video_dirs, text_dirs, video_blocks, text_blocks) -> tuple:
 
 def _read_splits(annotations: dict, kind, clip_len) -> dict:
     "{split: query records}: a path is read with `read_annotations`, a list of records taken as it is."
-    return {
-        s: read_annotations(a, kind, clip_len=clip_len) if isinstance(a, (str, Path)) else list(a)
-        for s, a in annotations.items()
-    }
+    out = {}
+    for s, a in annotations.items():
+        out[s] = read_annotations(a, kind, clip_len=clip_len) if isinstance(a, (str, Path)) else list(a)
+        if isinstance(a, (str, Path)) and not out[s]:
+            raise VideoLightsError(f"annotation file {a} (split {s!r}) holds no records")
+    if not any(out.values()):
+        raise VideoLightsError(f"the annotations of splits {list(out)} hold no records")
+    return out
+
+
+def _expected_dim(name: str, files: list) -> int:
+    "The dim of block `name` from `(file, dim)` of its first files: theirs, or a strict majority's (else an error)."
+    counts = Counter(d for _, d in files)
+    dim, n = counts.most_common(1)[0]
+    if len(counts) > 1 and 2 * n <= len(files):
+        seen = ", ".join(f"{p} has dim {d}" for p, d in files)
+        raise VideoLightsError(
+            f"the first files of block {name!r} disagree on the feature dim: {seen}; re-extract them"
+        )
+    odd = next(((p, d) for p, d in files if d != dim), None)
+    if odd is not None:
+        raise VideoLightsError(
+            f"{odd[0]}: block {name!r} has dim {odd[1]} but expected dim {dim} ({n} of the first {len(files)} files "
+            "of the block have it); re-extract this file with the block's model"
+        )
+    return dim
+
+
+def _block_dims(recs: dict, video: _Blocks, text: _Blocks, kind, n: int = 5) -> tuple:
+    "`video` and `text` with the dim of each block: the one its first `n` files agree on (`_expected_dim`)."
+    vids = list(dict.fromkeys(r["vid"] for rs in recs.values() for r in rs))[:n]
+    qids = [r["qid"] for rs in recs.values() for r in rs][:n]
+    vd = [
+        _expected_dim(b, [(_video_file(d, v), read_video_block(d, v).shape[1]) for v in vids])
+        for b, d in zip(video.names, video.dirs)
+    ]
+    td = [
+        _expected_dim(b, [(_text_file(d, q, kind)[0], _text_array(d, q, kind).shape[1]) for q in qids])
+        for b, d in zip(text.names, text.dirs)
+    ]
+    return video._replace(dims=vd), text._replace(dims=td)
 
 
 def _build_args(annotations: dict, video: _Blocks, text: _Blocks, kind, feat_dtype, chunk) -> dict:
@@ -459,9 +553,7 @@ def build_dataset(
         raise VideoLightsError(f"{out} already exists; pass --overwrite or choose another --out")
     cl = DEFAULT_CLIP_LEN[kind] if clip_len is None else float(clip_len)
     recs = _read_splits(annotations, kind, cl)
-    first = next(r for rs in recs.values() for r in rs)  # block dims from the first video / query
-    video = video._replace(dims=[read_video_block(d, first["vid"]).shape[1] for d in video.dirs])
-    text = text._replace(dims=[read_text_block(d, first["qid"], kind).shape[1] for d in text.dirs])
+    video, text = _block_dims(recs, video, text, kind)  # each block's dim, from its first files
     args = _build_args(annotations, video, text, kind, feat_dtype, chunk)
     part = _partial_dir(out, args)
     dd = _write_tables(part, recs, video, text, kind, feat_dtype, chunk)
