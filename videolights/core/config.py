@@ -195,6 +195,8 @@ def _check_values(cfg):
     for k in _RATES:
         if not 0 <= cfg.get(k) < 1:
             raise ConfigError(f"{k}={cfg.get(k)!r} must be in [0, 1)")
+    if not (cfg.train.nms_thd == -1 or 0 <= cfg.train.nms_thd <= 1):  # another negative would keep one window
+        raise ConfigError(f"train.nms_thd={cfg.train.nms_thd!r} must be -1 (NMS off) or an IoU threshold in [0, 1]")
 
 # %% ../../nbs/core/02_config.ipynb #cfg-types
 _TYPE_NAMES = {

@@ -106,7 +106,7 @@ def _rec(r, kind, clip_len, where):
 
 # %% ../../nbs/data/00_store.ipynb #st-labels
 def _check_labels(d: dict, kind: str, where):
-    "Raise unless a normalised record has a duration > 0, finite windows with start <= end, clip ids in the video."
+    "Raise unless a normalised record has a duration > 0, finite windows with start <= end, clip ids >= 0."
     at = f"{where}: record qid={d['qid']!r}"
     if not (math.isfinite(d["duration"]) and d["duration"] > 0):
         raise VideoLightsError(f"{at}: duration {d['duration']} must be a number of seconds > 0")
@@ -116,19 +116,25 @@ def _check_labels(d: dict, kind: str, where):
         raise VideoLightsError(f"{at}: relevant_windows and saliency scores must be finite numbers (not NaN or inf)")
     if (w[:, 0] > w[:, 1]).any():
         raise VideoLightsError(f"{at}: window {w[w[:, 0] > w[:, 1]][0].tolist()} has start > end")
-    if kind in ("tvsum", "youtube"):
-        return  # clip ids are the rows of `label`
-    ids, n = d["relevant_clip_ids"], math.ceil(d["duration"] / d["clip_len"])
-    bad = [i for i in ids if not 0 <= i < n]
-    if bad:
-        raise VideoLightsError(
-            f"{at}: relevant clip id {bad[0]} is outside the {n} clips of its {d['duration']} s video "
-            f"({d['clip_len']}-s clips)"
-        )
+    ids = d["relevant_clip_ids"]
+    if any(i < 0 for i in ids):
+        raise VideoLightsError(f"{at}: relevant clip id {min(ids)} < 0")
     if d["saliency_scores"] and len(d["saliency_scores"]) != len(ids):
         raise VideoLightsError(
             f"{at}: {len(d['saliency_scores'])} rows of saliency_scores for {len(ids)} relevant_clip_ids"
         )
+
+
+def _check_clip_range(recs: list, where):
+    "Raise unless every relevant clip id of QVHighlights-style records is a clip of its video (`duration / clip_len`)."
+    for d in recs:
+        n = math.ceil(d["duration"] / d["clip_len"])
+        bad = [i for i in d["relevant_clip_ids"] if i >= n]
+        if bad:
+            raise VideoLightsError(
+                f"{where}: record qid={d['qid']!r}: relevant clip id {bad[0]} is outside the {n} clips of its "
+                f"{d['duration']} s video ({d['clip_len']}-s clips); is --preset's clip length the annotations' one?"
+            )
 
 # %% ../../nbs/data/00_store.ipynb #c0009c
 def read_annotations(path, kind="qvhighlights", clip_len=None, domain=None) -> list[dict]:
@@ -476,6 +482,8 @@ def _read_splits(annotations: dict, kind, clip_len) -> dict:
         out[s] = read_annotations(a, kind, clip_len=clip_len) if isinstance(a, (str, Path)) else list(a)
         if isinstance(a, (str, Path)) and not out[s]:
             raise VideoLightsError(f"annotation file {a} (split {s!r}) holds no records")
+        if isinstance(a, (str, Path)) and kind not in ("tvsum", "youtube"):  # those derive clip ids from `label`
+            _check_clip_range(out[s], a)
     if not any(out.values()):
         raise VideoLightsError(f"the annotations of splits {list(out)} hold no records")
     return out
