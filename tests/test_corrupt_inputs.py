@@ -313,4 +313,4 @@ def test_predict_negative_nms_disables_nms_on_a_dataset(base, capsys, tmp_path):
     n = len(f["ann"].read_text().splitlines())
     assert wins["-0.5"] == wins[None] == [cfg.model.num_queries] * n
     rc, _, err = _run(capsys, ["predict", "--dataset", ds, "--checkpoint", ck, "--out", tmp_path / "x.jsonl", "--nms", "nan"])
-    _assert_one_line(rc, err, "--nms nan")
+    _assert_one_line(rc, err, "nms_thd='nan' must be a finite number")

@@ -8,7 +8,7 @@ import argparse, json, logging, os, shutil, sys, time, traceback, warnings
 from pathlib import Path
 import numpy as np
 from .core.config import VideoLightsConfig, override
-from .core.errors import VideoLightsError
+from .core.errors import VideoLightsError, error_line
 from .core.io import atomic_write_text
 from .core.provenance import process_state
 from .evaluation.metrics import DATASETS, EvalWarning, eval_submission, format_table
@@ -67,24 +67,6 @@ def _debug_flag(argv: list) -> tuple:
     env = os.environ.get("VIDEOLIGHTS_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
     return [x for x in argv if x != "--debug"], env or "--debug" in argv
 
-
-def _error_line(e: BaseException) -> str:
-    "The one-line message of a user error: its text, or for an `OSError` the file(s) it names and the reason."
-    if isinstance(e, OSError) and not isinstance(e, VideoLightsError) and e.filename:
-        files = f"{e.filename} -> {e.filename2}" if e.filename2 else f"{e.filename}"
-        msg = f"{files}: {e.strerror or type(e).__name__}"
-    else:
-        msg = str(e) or type(e).__name__
-    return " ".join(msg.split())  # one line, whatever the message held
-
-
-def _report(cmd: str, e: BaseException, debug: bool) -> int:
-    "Print a user error as one line (after its traceback with `debug`); the exit code 2."
-    if debug:
-        traceback.print_exception(e)
-    print(f"videolights {cmd}: error: {_error_line(e)}", file=sys.stderr)
-    return 2
-
 # %% ../nbs/cli.ipynb #cli_main2
 def main(argv=None) -> int:
     "Entry point of the `videolights` console script."
@@ -114,8 +96,11 @@ def main(argv=None) -> int:
             file=sys.stderr,
         )
         return 2
-    except (VideoLightsError, OSError) as e:
-        return _report(cmd, e, debug)
+    except (VideoLightsError, OSError) as e:  # the user's input, files or disk: one line (and the traceback if asked)
+        if debug:
+            traceback.print_exception(e)
+        print(f"videolights {cmd}: error: {error_line(e)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"videolights {cmd}: interrupted", file=sys.stderr)
         return 130
@@ -131,18 +116,14 @@ def eval_command(argv=None) -> int:
         "--submission", required=True, help="submission jsonl (qid, pred_relevant_windows, pred_saliency_scores)"
     )
     ap.add_argument("--gt", required=True, help="ground-truth jsonl in the official format")
-    ap.add_argument(
-        "--dataset", default=None, choices=DATASETS, help="benchmark (default: told by the ground truth's fields)"
-    )
+    ap.add_argument("--dataset", choices=DATASETS, help="benchmark (default: told by the ground truth's fields)")
     ap.add_argument(
         "--clip-len",
         type=float,
         default=2.0,
         help="seconds per clip of the saliency scores and relevant_clip_ids (default: 2)",
     )
-    ap.add_argument(
-        "--allow-inverted", action="store_true", help="score windows with start > end as the official script does"
-    )
+    ap.add_argument("--allow-inverted", action="store_true", help="score start > end windows as the official does")
     ap.add_argument("--out", default=None, help="write the full metrics JSON here (atomically)")
     a = ap.parse_args(argv)
     if not (a.clip_len > 0 and np.isfinite(a.clip_len)):
@@ -150,8 +131,7 @@ def eval_command(argv=None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("always", EvalWarning)
         warnings.showwarning = lambda msg, *args, **kw: print(f"warning: {msg}", file=sys.stderr)
-        kw = dict(dataset=a.dataset, clip_len=a.clip_len, allow_inverted=a.allow_inverted)
-        m = eval_submission(a.submission, a.gt, **kw)
+        m = eval_submission(a.submission, a.gt, a.dataset, clip_len=a.clip_len, allow_inverted=a.allow_inverted)
     print(format_table(m))
     if a.out:
         atomic_write_text(a.out, json.dumps(m, indent=4) + "\n")
@@ -213,12 +193,12 @@ def _split_name(p: str) -> str:
 
 def _charades_annotations(ann: dict, charades_csv: list, out) -> dict:
     "Charades-STA TALL `.txt` annotations read with durations from the Charades csv; qids continue across splits."
-    from videolights.data.store import read_charades_txt  # lazy: `datasets` only for this command
+    from videolights.data.store import read_charades_txt, read_durations_csv  # lazy: `datasets` only for this command
     import pandas as pd  # lazy: only `data` needs it
 
     if not charades_csv:
         raise VideoLightsError("Charades-STA .txt annotations need --charades-csv Charades_v1_{train,test}.csv")
-    dur = pd.concat([pd.read_csv(c, usecols=["id", "length"]) for c in charades_csv])
+    dur = pd.concat([read_durations_csv(c) for c in charades_csv])
     tmpcsv = Path(out).parent / f".{Path(out).name}.durations.csv"
     tmpcsv.parent.mkdir(parents=True, exist_ok=True)
     dur.to_csv(tmpcsv, index=False)
@@ -442,15 +422,6 @@ def _predict_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _nms_arg(nms: float | None, default: float | None) -> float | None:
-    "The NMS threshold `--nms` asks for: `default` when not given, -1 (off) when negative; NaN is refused."
-    if nms is None:
-        return default
-    if not np.isfinite(nms):
-        raise VideoLightsError(f"--nms {nms} must be a number (an IoU threshold in [0, 1], or < 0 to disable NMS)")
-    return -1.0 if nms < 0 else nms
-
-
 def _predict_split(a) -> int:
     "`--dataset`: a submission for a split of a saved dataset."
     from videolights.apps.predictor import predict_dataset  # lazy: torch, transformers
@@ -459,8 +430,7 @@ def _predict_split(a) -> int:
         raise VideoLightsError("give either VIDEO QUERY or --dataset, not both")
     if not a.out:
         raise VideoLightsError("--dataset needs --out preds.jsonl")
-    nms = _nms_arg(a.nms, None)  # None: the checkpoint's train.nms_thd (off unless it was trained with NMS)
-    recs = predict_dataset(a.checkpoint, a.dataset, a.split, a.out, device=a.device, nms_thd=nms)
+    recs = predict_dataset(a.checkpoint, a.dataset, a.split, a.out, device=a.device, nms_thd=a.nms)
     print(f"wrote {len(recs)} predictions to {a.out}")
     return 0
 
@@ -480,10 +450,9 @@ def predict_command(argv=None) -> int:
         return _predict_split(a)
     if not a.video or a.query is None:
         raise VideoLightsError("give VIDEO and QUERY (or --dataset PATH --out preds.jsonl)")
-    nms = _nms_arg(a.nms, 0.7)
     fm = {k: v for k, v in (("clip", a.clip_model), ("blip", a.blip2_model)) if v}
     p = Predictor.from_checkpoint(a.checkpoint, device=a.device, feature_models=fm, frame_size=a.frame_size)
-    rec = p.predict(a.query, video=a.video, nms_thd=None if nms < 0 else nms, top_k=a.top_k)
+    rec = p.predict(a.query, video=a.video, nms_thd=0.7 if a.nms is None else a.nms, top_k=a.top_k)
     print(format_moments(rec, a.top_k))
     if a.json:
         atomic_write_text(a.json, json.dumps(rec, indent=1) + "\n")

@@ -5,7 +5,6 @@
 # %% ../../nbs/data/00_store.ipynb #c0003
 from __future__ import annotations
 import json, logging, math, shutil
-from collections import Counter
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
@@ -14,15 +13,15 @@ import datasets as hf
 import pandas as pd
 from ..core.config import VideoLightsConfig
 from ..core.errors import VideoLightsError
-from ..core.io import atomic_dir, load_jsonl
+from ..core.io import atomic_dir, load_jsonl, read_text
+from .layout import align_blocks, block_dim, read_text_block, read_video_block, text_file, video_file
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'FORMAT_VERSION', 'MANIFEST', 'KINDS', 'KIND_SALIENCY', 'DEFAULT_CLIP_LEN', 'video_features',
-           'query_features', 'read_annotations', 'read_charades_txt', 'read_video_block', 'read_text_block',
-           'align_blocks', 'write_npz_layout', 'dataset_card', 'save_dataset', 'read_manifest',
-           'load_dataset', 'build_dataset', 'check_blocks', 'ground_truth']
+           'query_features', 'read_annotations', 'read_durations_csv', 'read_charades_txt', 'dataset_card',
+           'save_dataset', 'read_manifest', 'load_dataset', 'build_dataset', 'check_blocks', 'ground_truth']
 
 # %% ../../nbs/data/00_store.ipynb #c0006
 FORMAT_VERSION = 1
@@ -148,15 +147,29 @@ def read_annotations(path, kind="qvhighlights", clip_len=None, domain=None) -> l
     return recs
 
 # %% ../../nbs/data/00_store.ipynb #c0012c
+def read_durations_csv(path) -> pd.DataFrame:
+    "The `id` and `length` (seconds) columns of a Charades csv; a file that is not one is an error naming it."
+    path = Path(path)
+    if not path.is_file():
+        raise VideoLightsError(f"Charades csv {path} {'is a folder' if path.is_dir() else 'not found'}")
+    try:
+        df = pd.read_csv(path, usecols=["id", "length"])
+        df["length"] = df["length"].astype(float)
+    except (ValueError, KeyError) as e:  # parse errors, missing columns, bytes that are not text
+        why = (str(e).splitlines() or [""])[0][:160]
+        raise VideoLightsError(f"{path} is not a Charades csv with 'id' and 'length' columns ({why})") from None
+    return df
+
+
 def read_charades_txt(txt_path, csv_path, qid_start=0) -> list[dict]:
     "Charades-STA records from the TALL txt (`VID st ed##sentence`) and the Charades csv durations."
     txt_path, csv_path = Path(txt_path), Path(csv_path)
     for p in (txt_path, csv_path):
         if not p.exists():
             raise VideoLightsError(f"Charades-STA file {p} not found")
-    dur = dict(zip(*pd.read_csv(csv_path, usecols=["id", "length"]).values.T))
+    dur = dict(zip(*read_durations_csv(csv_path).values.T))
     out, qid = [], qid_start
-    for i, line in enumerate(txt_path.read_text().splitlines(), 1):
+    for i, line in enumerate(read_text(txt_path).splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -175,110 +188,6 @@ def read_charades_txt(txt_path, csv_path, qid_start=0) -> list[dict]:
         out.append(_rec(r, "charades", 1.0, txt_path))
         qid += 1
     return out
-
-# %% ../../nbs/data/00_store.ipynb #c0014
-def _check(a, path):
-    if a.ndim != 2:
-        raise VideoLightsError(f"{path}: features must be 2-d [length, dim], got shape {a.shape}")
-    if not np.isfinite(a).all():
-        raise VideoLightsError(f"{path}: features contain NaN or inf; re-extract this file")
-    return a
-
-
-def _load_array(p: Path, keys=()) -> np.ndarray:
-    "The array of a `.npy` file, or the first of `keys` in a `.npz`, as float32; any failure names the file."
-    if p.is_dir():
-        raise VideoLightsError(f"{p} is a folder; expected a feature file")
-    try:
-        if p.suffix != ".npz":
-            return np.load(p).astype(np.float32)
-        with np.load(p) as z:
-            key = next((k for k in keys if k in z.files), None)
-            if key is None:
-                raise VideoLightsError(f"{p}: no {' or '.join(map(repr, keys))} array (it has {z.files})")
-            return z[key].astype(np.float32)
-    except VideoLightsError:
-        raise
-    except Exception as e:  # a cut, empty or foreign file: zipfile, pickle, EOF, zlib and shape errors alike
-        why = (str(e).splitlines() or [""])[0][:160]
-        raise VideoLightsError(
-            f"{p} is not a readable feature file ({type(e).__name__}: {why}); re-extract it"
-        ) from None
-
-
-def _video_file(d: Path, vid) -> Path | None:
-    "The file of video `vid` in directory `d`: `{vid}.npz`, `{vid}.npy` or `{vid}_rgb.npy` (None if none is there)."
-    return next((d / n for n in (f"{vid}.npz", f"{vid}.npy", f"{vid}_rgb.npy") if (d / n).exists()), None)
-
-
-def read_video_block(feat_dir, vid) -> np.ndarray:
-    "Raw float32 features `[n_clips, d]` of video `vid` from one feature directory."
-    d = Path(feat_dir)
-    p = _video_file(d, vid)
-    if p is None:
-        raise VideoLightsError(f"missing video features for vid={vid}: no {vid}.npz / {vid}.npy / {vid}_rgb.npy in {d}")
-    if not p.name.endswith("_rgb.npy"):
-        return _check(_load_array(p, ("features",)), p)
-    q = d / f"{vid}_opt.npy"
-    if not q.exists():
-        raise VideoLightsError(f"missing video features for vid={vid}: {p} has no {q.name} beside it")
-    a = [_check(_load_array(f), f) for f in (p, q)]
-    n = min(len(x) for x in a)
-    return _check(np.concatenate([x[:n] for x in a], 1), p)
-
-# %% ../../nbs/data/00_store.ipynb #c0014c
-def _text_file(d: Path, qid, kind: str) -> tuple:
-    "The file of query `qid` in directory `d` (None if none is there) and the names looked for, usual one first."
-    names = [f"qid{qid}.npz", f"{qid}.npz"]
-    if kind not in ("qvhighlights", "charades"):
-        names.reverse()
-    return next((d / n for n in names if (d / n).exists()), None), names
-
-
-def _text_array(d: Path, qid, kind: str) -> np.ndarray:
-    "Token features `[n_tokens, d]` of query `qid` (a 1-d array is one token)."
-    p, names = _text_file(d, qid, kind)
-    if p is None:
-        raise VideoLightsError(f"missing text features for qid={qid}: no {' / '.join(names)} in {d}")
-    a = _load_array(p, ("last_hidden_state", "token"))
-    return _check(a[None] if a.ndim == 1 else a, p)
-
-
-def read_text_block(feat_dir, qid, kind="qvhighlights") -> np.ndarray:
-    "Raw float32 token features `[n_tokens, d]` of query `qid` from one feature directory."
-    return _text_array(Path(feat_dir), qid, kind)
-
-# %% ../../nbs/data/00_store.ipynb #c0014e
-def align_blocks(blocks: dict, names, dims, where: str, files: dict | None = None) -> dict:
-    "Check each block's dim against `dims` and cut all blocks to the shortest (as the original)."
-    for n, d in zip(names, dims):
-        if blocks[n].shape[1] != d:
-            at = f"{files[n]} ({where})" if files else where
-            raise VideoLightsError(
-                f"{at}: block {n!r} has dim {blocks[n].shape[1]} but expected dim {d} (the dim of the block's "
-                "first files); re-extract this file with the block's model"
-            )
-    m = min(len(blocks[n]) for n in names)
-    return {n: blocks[n][:m] for n in names}
-
-# %% ../../nbs/data/00_store.ipynb #c0016
-def write_npz_layout(root, videos: dict, texts: dict, kind="qvhighlights", key=None) -> dict:
-    "Write `{vid: {block: arr}}` as `root/video/<block>/{vid}.npz`, `{qid: {block: arr}}` as `root/text/<block>/...`."
-    root = Path(root)
-    vd, td = {}, {}
-    tname = (lambda q: f"qid{q}.npz") if kind in ("qvhighlights", "charades") else (lambda q: f"{q}.npz")
-    key = key or ("token" if kind == "tvsum" else "last_hidden_state")
-    for vid, blocks in videos.items():
-        for b, a in blocks.items():
-            d = vd.setdefault(b, root / "video" / b)
-            d.mkdir(parents=True, exist_ok=True)
-            np.savez(d / f"{vid}.npz", features=a)
-    for qid, blocks in texts.items():
-        for b, a in blocks.items():
-            d = td.setdefault(b, root / "text" / b)
-            d.mkdir(parents=True, exist_ok=True)
-            np.savez(d / tname(qid), **{key: a})
-    return {"video": vd, "text": td}
 
 # %% ../../nbs/data/00_store.ipynb #c0018
 def dataset_card(m: dict) -> str:
@@ -318,6 +227,10 @@ def save_dataset(dd, out, manifest: dict, overwrite=False) -> Path:
 def read_manifest(path) -> dict:
     "The manifest of a saved dataset; a clear error for a missing, partial or foreign directory."
     p = Path(path)
+    if p.is_file():
+        raise VideoLightsError(
+            f"{p} is a file, not a dataset folder (one built by `videolights data build` or `synth`)"
+        )
     if not p.is_dir():
         raise VideoLightsError(
             f"dataset directory {p} not found (build it with `videolights data build` or `videolights data synth`)"
@@ -329,7 +242,7 @@ def read_manifest(path) -> dict:
             "(partially written or not built by videolights); rebuild it"
         )
     try:
-        m = json.loads(mp.read_text())
+        m = json.loads(read_text(mp))
     except json.JSONDecodeError:
         raise VideoLightsError(f"{mp} is corrupt (invalid JSON); rebuild the dataset") from None
     if not m.get("complete"):
@@ -373,7 +286,7 @@ def _video_rows(vids, blocks: _Blocks, duration: dict, feat_dtype) -> dict:
     rows = {"vid": [], "duration": [], "n_clips": [], **{f"v_{n}": [] for n in blocks.names}}
     for v in vids:
         raw = {n: read_video_block(d, v) for n, d in zip(blocks.names, blocks.dirs)}
-        files = {n: _video_file(Path(d), v) for n, d in zip(blocks.names, blocks.dirs)}
+        files = {n: video_file(d, v) for n, d in zip(blocks.names, blocks.dirs)}
         b = align_blocks(raw, blocks.names, blocks.dims, f"vid={v}", files)
         rows["vid"].append(v)
         rows["duration"].append(duration[v])
@@ -388,7 +301,7 @@ def _query_rows(recs, blocks: _Blocks, video_idx: dict, kind, feat_dtype) -> dic
     rows = {k: [] for k in query_features((), feat_dtype)} | {f"t_{n}": [] for n in blocks.names}
     for r in recs:
         raw = {n: read_text_block(d, r["qid"], kind) for n, d in zip(blocks.names, blocks.dirs)}
-        files = {n: _text_file(Path(d), r["qid"], kind)[0] for n, d in zip(blocks.names, blocks.dirs)}
+        files = {n: text_file(d, r["qid"], kind)[0] for n, d in zip(blocks.names, blocks.dirs)}
         b = align_blocks(raw, blocks.names, blocks.dims, f"qid={r['qid']}", files)
         for k in r:
             rows[k].append(r[k])
@@ -470,6 +383,8 @@ def _block_sources(video_dirs, text_dirs, video_blocks, text_blocks) -> tuple:
             f"{len(tdirs)} text dirs need {len(tdirs)} (got {tnames})"
         )
     for d in vdirs + tdirs:
+        if d.is_file():
+            raise VideoLightsError(f"feature directory {d} is a file; give the folder that holds the feature files")
         if not d.is_dir():
             raise VideoLightsError(f"feature directory {d} not found")
     return _Blocks(vnames, vdirs), _Blocks(tnames, tdirs)
@@ -489,36 +404,12 @@ def _read_splits(annotations: dict, kind, clip_len) -> dict:
     return out
 
 
-def _expected_dim(name: str, files: list) -> int:
-    "The dim of block `name` from `(file, dim)` of its first files: theirs, or a strict majority's (else an error)."
-    counts = Counter(d for _, d in files)
-    dim, n = counts.most_common(1)[0]
-    if len(counts) > 1 and 2 * n <= len(files):
-        seen = ", ".join(f"{p} has dim {d}" for p, d in files)
-        raise VideoLightsError(
-            f"the first files of block {name!r} disagree on the feature dim: {seen}; re-extract them"
-        )
-    odd = next(((p, d) for p, d in files if d != dim), None)
-    if odd is not None:
-        raise VideoLightsError(
-            f"{odd[0]}: block {name!r} has dim {odd[1]} but expected dim {dim} ({n} of the first {len(files)} files "
-            "of the block have it); re-extract this file with the block's model"
-        )
-    return dim
-
-
 def _block_dims(recs: dict, video: _Blocks, text: _Blocks, kind, n: int = 5) -> tuple:
-    "`video` and `text` with the dim of each block: the one its first `n` files agree on (`_expected_dim`)."
+    "`video` and `text` with the dim of each block: the one its first `n` files agree on (`layout.block_dim`)."
     vids = list(dict.fromkeys(r["vid"] for rs in recs.values() for r in rs))[:n]
     qids = [r["qid"] for rs in recs.values() for r in rs][:n]
-    vd = [
-        _expected_dim(b, [(_video_file(d, v), read_video_block(d, v).shape[1]) for v in vids])
-        for b, d in zip(video.names, video.dirs)
-    ]
-    td = [
-        _expected_dim(b, [(_text_file(d, q, kind)[0], _text_array(d, q, kind).shape[1]) for q in qids])
-        for b, d in zip(text.names, text.dirs)
-    ]
+    vd = [block_dim(b, d, vids) for b, d in zip(video.names, video.dirs)]
+    td = [block_dim(b, d, qids, kind) for b, d in zip(text.names, text.dirs)]
     return video._replace(dims=vd), text._replace(dims=td)
 
 

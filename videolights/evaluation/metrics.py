@@ -4,170 +4,28 @@
 
 # %% ../../nbs/evaluation/00_metrics.ipynb #c0003
 from __future__ import annotations
-import json, time, warnings
-from pathlib import Path
+import time, warnings
 import numpy as np
 from ..core.errors import VideoLightsError
-from ..core.io import load_jsonl
 from ..core.spans import paired_temporal_iou, temporal_iou
+from videolights.evaluation.inputs import (
+    check_ground_truth,
+    check_submission,
+    dataset_of,
+    index_records,
+    match_qids,
+    read_records,
+    windows_of,
+)
 
 # %% auto #0
 __all__ = ['MAP_THDS', 'R1_THDS', 'LENGTH_RANGES', 'DATASETS', 'EvalWarning', 'mr_average_precision',
            'eval_moment_retrieval', 'hd_average_precision', 'eval_highlight', 'hd_video_ap',
-           'eval_hd_domains', 'dataset_of', 'eval_submission', 'format_table']
+           'eval_hd_domains', 'eval_submission', 'format_table']
 
 # %% ../../nbs/evaluation/00_metrics.ipynb #c0006
 class EvalWarning(UserWarning):
     "A submission that is evaluated, but not as written (e.g. saliency lists of the wrong length)."
-
-# %% ../../nbs/evaluation/00_metrics.ipynb #c0007
-def _index(records, what: str) -> dict:
-    "qid -> record; a missing, unusable or repeated qid is an error naming the record."
-    out = {}
-    for i, r in enumerate(records):
-        if "qid" not in r:
-            raise VideoLightsError(f"{what} record {i + 1} has no 'qid'")
-        if not isinstance(r["qid"], (str, int)) or isinstance(r["qid"], bool):
-            raise VideoLightsError(f"{what} record {i + 1}: qid {r['qid']!r} must be a string or a whole number")
-        if r["qid"] in out:
-            raise VideoLightsError(
-                f"{what}: qid {r['qid']!r} appears twice (records {list(out).index(r['qid']) + 1} and {i + 1})"
-            )
-        out[r["qid"]] = r
-    return out
-
-
-def _match_qids(sub: dict, gt: dict, sname: str = "submission", gname: str = "the ground truth"):
-    missing = [q for q in gt if q not in sub]
-    extra = [q for q in sub if q not in gt]
-    if missing:
-        raise VideoLightsError(
-            f"{sname} has no prediction for {len(missing)} qid(s) of {gname}, e.g. qid {missing[0]!r}; "
-            "every ground-truth query needs one record"
-        )
-    if extra:
-        raise VideoLightsError(
-            f"{sname}: qid {extra[0]!r} ({len(extra)} in all) is not in {gname}; is it the right split?"
-        )
-
-
-def _windows(rec, key="pred_relevant_windows", where=None) -> np.ndarray:
-    "Windows of one record as a float array `(n, 3)`; errors name `where` (default: the record's qid)."
-    where = where or f"submission qid {rec['qid']!r}"
-    w = rec.get(key)
-    if w is None:
-        raise VideoLightsError(f"{where} has no '{key}'")
-    try:
-        a = np.asarray(w, dtype=float).reshape(len(w), -1) if len(w) else np.zeros((0, 3))
-    except (TypeError, ValueError):
-        raise VideoLightsError(f"{where}: '{key}' must be a list of [start, end, score], got {_short(w)}") from None
-    if a.shape[1] < 3 or not np.isfinite(a[:, :3]).all():
-        raise VideoLightsError(
-            f"{where}: '{key}' must be a list of [start, end, score] with finite numbers, got {_short(w)}"
-        )
-    return a[:, :3]
-
-# %% ../../nbs/evaluation/00_metrics.ipynb #m-check
-def _short(v, n: int = 60) -> str:
-    "A value as it appears in the file, cut to `n` characters, for error messages."
-    s = json.dumps(v) if not isinstance(v, np.ndarray) else str(v)
-    return s if len(s) <= n else s[:n] + "..."
-
-
-def _rows(v, width: int, where: str, what: str, exact: bool = False) -> np.ndarray:
-    "`v` as a float array `(n, width)` (`(n, >= width)` unless `exact`) of finite numbers; else an error naming it."
-    try:
-        a = np.asarray(v if v is not None else [], dtype=float)
-        a = a.reshape(0, width) if a.size == 0 else a
-    except (TypeError, ValueError):
-        a = None
-    ok = a is not None and a.ndim == 2 and (a.shape[1] == width if exact else a.shape[1] >= width)
-    if not ok or not np.isfinite(a).all():
-        n = f"{width}" if exact else f"{width} or more"
-        raise VideoLightsError(f"{where}: {what} must be a list of rows of {n} finite numbers, got {_short(v)}")
-    return a
-
-
-def _scores(v, where: str) -> np.ndarray:
-    "A saliency list as a finite float array; an error naming `where` otherwise."
-    try:
-        a = np.asarray(v, dtype=float).ravel()
-    except (TypeError, ValueError):
-        a = None
-    if a is None or not np.isfinite(a).all():
-        raise VideoLightsError(f"{where}: 'pred_saliency_scores' must be a list of finite numbers, got {_short(v)}")
-    return a
-
-
-def _check_order(w: np.ndarray, where: str, key: str):
-    "Raise unless every window `[start, end, ...]` of `w` has start <= end."
-    bad = np.flatnonzero(w[:, 0] > w[:, 1])
-    if len(bad):
-        i = int(bad[0])
-        raise VideoLightsError(
-            f"{where}: {key} window {i + 1} {_short(w[i].tolist())} has start > end "
-            "(windows are [start, end, ...]; allow_inverted=True / --allow-inverted scores it as the official script)"
-        )
-
-# %% ../../nbs/evaluation/00_metrics.ipynb #m-check2
-def _clip_ids(v, where: str) -> np.ndarray:
-    "`relevant_clip_ids` as an int array; an error naming `where` unless it is a list of whole numbers."
-    try:
-        a = np.asarray(v if v is not None else [], dtype=float)
-        ok = a.ndim == 1 and np.isfinite(a).all() and (a == np.round(a)).all()
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise VideoLightsError(f"{where}: 'relevant_clip_ids' must be a list of whole numbers, got {_short(v)}")
-    return a.astype(int)
-
-
-def _check_clips(r: dict, where: str, clip_len: float):
-    "The highlight ground truth of one record: a duration, clip ids inside the video, a row of scores per clip id."
-    dur = r.get("duration")
-    if isinstance(dur, bool) or not isinstance(dur, (int, float)) or not np.isfinite(dur) or dur <= 0:
-        raise VideoLightsError(f"{where}: 'duration' must be a number of seconds > 0, got {_short(dur)}")
-    ids, n = _clip_ids(r.get("relevant_clip_ids"), where), int(dur / clip_len)
-    if len(ids) and ids.min() < 0:
-        raise VideoLightsError(f"{where}: relevant clip id {ids.min()} < 0")
-    if len(ids) and ids.max() >= n:
-        raise VideoLightsError(
-            f"{where}: relevant clip id {ids.max()} >= {n} clips of a {dur} s video ({clip_len}-s clips)"
-        )
-    s = _rows(r.get("saliency_scores"), 3, where, "'saliency_scores'")
-    if len(s) != len(ids):
-        raise VideoLightsError(
-            f"{where}: {len(s)} rows of 'saliency_scores' for {len(ids)} 'relevant_clip_ids' (one row per clip id)"
-        )
-
-
-def _check_ground_truth(gt: dict, name: str, dataset: str, clip_len: float, mr: bool, hd: bool, allow_inverted=True):
-    "Raise a `VideoLightsError` naming `name` and the qid of the first ground-truth record that cannot be scored."
-    for q, r in gt.items():
-        where = f"{name} qid {q!r}"
-        if dataset in ("tvsum", "youtube"):
-            if not len(_rows(r.get("label"), 1, where, "'label' (one row of rater scores per clip)")):
-                raise VideoLightsError(f"{where}: 'label' is empty; it needs one row per clip")
-            continue
-        if mr:
-            w = _rows(r.get("relevant_windows"), 2, where, "'relevant_windows'", exact=True)
-            if not allow_inverted:
-                _check_order(w, where, "'relevant_windows'")
-        if hd:
-            _check_clips(r, where, clip_len)
-
-
-def _check_submission(sub: dict, name: str, mr: bool, allow_inverted: bool = True, hd_only: bool = False):
-    "Raise a `VideoLightsError` naming `name` and the qid of the first record whose windows or saliency are malformed."
-    for q, r in sub.items():
-        where = f"{name} qid {q!r}"
-        if mr:
-            w = _windows(r, where=where)
-            if not allow_inverted:
-                _check_order(w, where, "'pred_relevant_windows'")
-        if "pred_saliency_scores" in r:
-            if not len(_scores(r["pred_saliency_scores"], where)) and hd_only:
-                raise VideoLightsError(f"{where}: 'pred_saliency_scores' is empty; it needs one score per clip")
 
 # %% ../../nbs/evaluation/00_metrics.ipynb #c0009
 def _fmt(v) -> float:
@@ -258,7 +116,7 @@ def _empty_bucket() -> dict:
 def eval_moment_retrieval(sub: dict, gt: dict, max_pred_windows: int = 10) -> dict:
     "MR metrics per length bucket (official keys) from qid-indexed submission and ground truth."
     qids = list(sub)
-    wins = [_windows(sub[q]) for q in qids]
+    wins = [windows_of(sub[q]) for q in qids]
     pred, pvalid = _pack(wins, 3, maxlen=max_pred_windows)
     first = np.array([w[0, :2] if len(w) else [0.0, 0.0] for w in wins]).reshape(-1, 2)
     has = np.array([len(w) > 0 for w in wins])
@@ -445,29 +303,6 @@ _BRIEF_MR = {
 }
 
 
-def dataset_of(ground_truth: list) -> str:
-    "The benchmark of ground-truth records: a per-clip `label` means TVSum (several raters) or YouTube-HL (one)."
-    r = ground_truth[0] if ground_truth else {}
-    if "label" not in r:
-        return "qvhighlights"  # Charades-STA is scored the same way (it has no saliency)
-    try:
-        raters = np.asarray(r["label"], dtype=float).reshape(len(r["label"]), -1).shape[1]
-    except (TypeError, ValueError):
-        raters = 1
-    return "tvsum" if raters > 1 else "youtube"
-
-
-def _records(x, what: str) -> tuple:
-    "Records of `x` (read when it is a jsonl path) and the name errors give them: `what`, plus the path if any."
-    if isinstance(x, (str, Path)):
-        name, x = f"{what} {x}", load_jsonl(x)
-    else:
-        name = what
-    if not x:
-        raise VideoLightsError(f"{name} is empty (no records)")
-    return list(x), name
-
-
 def _mr_hd_metrics(sub, gt, submission, ground_truth, dataset, clip_len) -> tuple:
     "Full MR and HD metrics and the `brief` of a QVHighlights-style evaluation."
     full, brief = {}, {}
@@ -494,15 +329,15 @@ def eval_submission(
         raise VideoLightsError(f"dataset {dataset!r} is not one of {DATASETS}")
     _check_clip_len(clip_len)
     t0 = time.perf_counter()
-    submission, sname = _records(submission, "submission")
-    ground_truth, gname = _records(ground_truth, "ground truth")
-    sub, gt = _index(submission, sname), _index(ground_truth, gname)
-    _match_qids(sub, gt, sname, gname)
+    submission, sname = read_records(submission, "submission")
+    ground_truth, gname = read_records(ground_truth, "ground truth")
+    sub, gt = index_records(submission, sname), index_records(ground_truth, gname)
+    match_qids(sub, gt, sname, gname)
     dataset = dataset or dataset_of(ground_truth)
     mr = "pred_relevant_windows" in submission[0] and dataset not in ("tvsum", "youtube")
     hd = dataset == "qvhighlights" and "pred_saliency_scores" in submission[0] and "saliency_scores" in ground_truth[0]
-    _check_submission(sub, sname, mr, allow_inverted, hd_only=dataset in ("tvsum", "youtube"))
-    _check_ground_truth(gt, gname, dataset, clip_len, mr, hd, allow_inverted)
+    check_submission(sub, sname, mr, allow_inverted, hd_only=dataset in ("tvsum", "youtube"))
+    check_ground_truth(gt, gname, dataset, clip_len, mr, hd, allow_inverted)
     if dataset in ("tvsum", "youtube"):
         return eval_hd_domains(sub, gt, dataset)
     full, brief = _mr_hd_metrics(sub, gt, submission, ground_truth, dataset, clip_len)
