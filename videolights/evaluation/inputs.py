@@ -137,6 +137,8 @@ def _check_clips(r: dict, where: str, clip_len: float):
 
 def check_ground_truth(gt: dict, name: str, dataset: str, clip_len: float, mr: bool, hd: bool, allow_inverted=True):
     "Raise a `VideoLightsError` naming `name` and the qid of the first ground-truth record that cannot be scored."
+    if dataset not in ("tvsum", "youtube") and _gt_fine(list(gt.values()), clip_len, mr, hd, allow_inverted):
+        return
     for q, r in gt.items():
         where = f"{name} qid {q!r}"
         if dataset in ("tvsum", "youtube"):
@@ -153,6 +155,8 @@ def check_ground_truth(gt: dict, name: str, dataset: str, clip_len: float, mr: b
 
 def check_submission(sub: dict, name: str, mr: bool, allow_inverted: bool = True, hd_only: bool = False):
     "Raise a `VideoLightsError` naming `name` and the qid of the first record whose windows or saliency are malformed."
+    if _submission_fine(list(sub.values()), mr, allow_inverted, hd_only):
+        return
     for q, r in sub.items():
         where = f"{name} qid {q!r}"
         if mr:
@@ -162,6 +166,55 @@ def check_submission(sub: dict, name: str, mr: bool, allow_inverted: bool = True
         if "pred_saliency_scores" in r:
             if not len(_scores(r["pred_saliency_scores"], where)) and hd_only:
                 raise VideoLightsError(f"{where}: 'pred_saliency_scores' is empty; it needs one score per clip")
+
+# %% ../../nbs/evaluation/01_inputs.ipynb #v-fast
+def _stack(lists) -> np.ndarray | None:
+    "The items of all `lists` as one float array (rows stack into 2-d), or None when they do not."
+    try:
+        return np.array([x for v in lists for x in v], dtype=float)
+    except (TypeError, ValueError):
+        return None
+
+
+def _windows_fine(w: np.ndarray | None, width: int, allow_inverted: bool, exact: bool = False) -> bool:
+    "Whether stacked windows `w` are rows of `width` finite numbers, start <= end unless `allow_inverted`."
+    if w is None or not len(w):
+        return w is not None
+    ok = w.ndim == 2 and (w.shape[1] == width if exact else w.shape[1] >= width) and np.isfinite(w[:, :width]).all()
+    return bool(ok and (allow_inverted or (w[:, 0] <= w[:, 1]).all()))
+
+
+def _submission_fine(recs: list, mr: bool, allow_inverted: bool, hd_only: bool) -> bool:
+    "Whether all submission records pass `check_submission` (checked at once; False means: look record by record)."
+    if mr and not _windows_fine(_stack([r.get("pred_relevant_windows") for r in recs]), 3, allow_inverted):
+        return False
+    sal = [r["pred_saliency_scores"] for r in recs if "pred_saliency_scores" in r]
+    s = _stack(sal)
+    return s is not None and s.ndim == 1 and bool(np.isfinite(s).all()) and (not hd_only or all(map(len, sal)))
+
+
+def _gt_fine(recs: list, clip_len: float, mr: bool, hd: bool, allow_inverted: bool) -> bool:
+    "Whether all QVHighlights-style ground-truth records pass `check_ground_truth` (checked at once)."
+    if mr and not _windows_fine(_stack([r.get("relevant_windows") or [] for r in recs]), 2, allow_inverted, True):
+        return False
+    if not hd:
+        return True
+    dur = [r.get("duration") for r in recs]
+    if not all(type(d) in (int, float) for d in dur):
+        return False
+    ids = [r.get("relevant_clip_ids") or [] for r in recs]
+    sal = [r.get("saliency_scores") or [] for r in recs]
+    d, i, s = np.array(dur, dtype=float), _stack(ids), _stack(sal)
+    if (
+        i is None
+        or s is None
+        or any(len(a) != len(b) for a, b in zip(ids, sal))
+        or not (np.isfinite(d) & (d > 0)).all()
+    ):
+        return False
+    n = np.repeat((d / clip_len).astype(int), [len(a) for a in ids])  # clips of each id's video
+    ok_ids = not len(i) or (i.ndim == 1 and (i == np.round(i)).all() and (i >= 0).all() and (i < n).all())
+    return bool(ok_ids and _windows_fine(s, 3, True))
 
 # %% ../../nbs/evaluation/01_inputs.ipynb #v-ds
 def dataset_of(ground_truth: list) -> str:
