@@ -166,31 +166,50 @@ def test_file_where_a_folder_is_expected(base, capsys, tmp_path):
     assert _snapshot(d) == before and not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("code, why", [(errno.ENOSPC, "No space left on device"), (errno.EACCES, "Permission denied")])
-def test_failed_writes_name_the_output(base, capsys, tmp_path, monkeypatch, code, why):
-    "A full disk or a missing permission while writing the output: one line naming the output, nothing left behind."
+def _raise(e):
+    "A stand-in for a library call that fails with `e`."
+    def fail(*a, **k):
+        raise e
+    return fail
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EACCES])
+def test_failed_writes_name_the_output(base, capsys, tmp_path, monkeypatch, code):
+    """A full disk or a missing permission while the output is written: one line naming the output (not its hidden
+    temporary), nothing left behind. The errors are raised the way the kernel raises them: ENOSPC from write() (no
+    file name), EACCES from open() (the temporary's name)."""
     d, f = base
-    write_text = pathlib.Path.write_text
+    before = _snapshot(d)
+    write_text, why = pathlib.Path.write_text, os.strerror(code)
 
     def failing_write_text(self, *a, **k):
-        if self.name.startswith(".m.json."):  # the temporary of `--out m.json`, as the kernel refuses it:
-            raise OSError(code, os.strerror(code), *([] if code == errno.ENOSPC else [str(self)]))  # write() / open()
+        if self.name.startswith(".m.json."):  # the temporary of `--out m.json`
+            raise OSError(code, why, *([] if code == errno.ENOSPC else [str(self)]))
         return write_text(self, *a, **k)
 
     monkeypatch.setattr(pathlib.Path, "write_text", failing_write_text)
     rc, _, err = _run(capsys, ["eval", "--submission", f["sub"], "--gt", f["gt"], "--out", tmp_path / "m.json"])
     _assert_one_line(rc, err, tmp_path / "m.json")
-    assert why in err and "the temporary" not in err and not list(tmp_path.iterdir())
+    assert why in err and ".m.json." not in err and not list(tmp_path.iterdir())
     monkeypatch.undo()
     import videolights.model.checkpoint as C
 
-    monkeypatch.setattr(C, "save_file", lambda *a, **k: (_ for _ in ()).throw(OSError(code, os.strerror(code))))
+    monkeypatch.setattr(C, "save_file", _raise(OSError(code, why, *([] if code == errno.ENOSPC else ["x"]))))
+    if code == errno.EACCES:  # a folder one may not write into: the temporary folder cannot be made
+        monkeypatch.setattr(tempfile, "mkdtemp", _raise(PermissionError(code, why, str(tmp_path / ".conv.tmp"))))
     rc, _, err = _run(capsys, ["convert", "--checkpoint", f["official"], "--out", tmp_path / "conv"])
-    assert (rc, why in err) == (2, True) and not list(tmp_path.iterdir()), err
-    if code == errno.EACCES:  # the folder's own permission: only a non-root user is refused by the kernel
-        monkeypatch.setattr(tempfile, "mkstemp", lambda *a, **k: (_ for _ in ()).throw(PermissionError(code, why)))
-        rc, _, err = _run(capsys, ["eval", "--submission", f["sub"], "--gt", f["gt"], "--out", tmp_path / "m.json"])
-        _assert_one_line(rc, err, tmp_path / "m.json")
+    _assert_one_line(rc, err, tmp_path / "conv")
+    assert why in err and not list(tmp_path.iterdir())
+    assert _snapshot(d) == before  # the inputs are untouched
+
+
+def test_output_folder_not_writable(base, capsys, tmp_path, monkeypatch):
+    "The output's folder refuses the temporary file (as for a non-root user in a read-only folder)."
+    _, f = base
+    monkeypatch.setattr(tempfile, "mkstemp", _raise(PermissionError(errno.EACCES, "Permission denied", str(tmp_path))))
+    rc, _, err = _run(capsys, ["eval", "--submission", f["sub"], "--gt", f["gt"], "--out", tmp_path / "m.json"])
+    _assert_one_line(rc, err, tmp_path / "m.json")
+    assert "Permission denied; choose a folder you can write to" in err
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes into read-only folders")
