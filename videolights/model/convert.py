@@ -61,10 +61,10 @@ def load_official_file(path) -> dict:
         with torch.serialization.safe_globals([argparse.Namespace]):
             ck = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        why = (str(e).splitlines() or [""])[0][:300]
+        why = (str(e).splitlines() or [""])[0][:120]
         raise VideoLightsError(
-            f"cannot read {path} as a checkpoint of the original code ({type(e).__name__}: {why}); only tensors, "
-            "plain containers and argparse.Namespace are allowed (a cut or foreign file fails here too)"
+            f"cannot read {path} as a checkpoint of the original code: it is cut short, not a PyTorch file, or holds "
+            f"objects other than tensors, plain containers and argparse.Namespace ({type(e).__name__}: {why})"
         ) from None
     if isinstance(ck, dict) and "model" in ck and isinstance(ck["model"], dict):
         return ck
