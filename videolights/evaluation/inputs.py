@@ -15,13 +15,18 @@ __all__ = ['index_records', 'match_qids', 'windows_of', 'check_ground_truth', 'c
            'read_records']
 
 # %% ../../nbs/evaluation/01_inputs.ipynb #c0007
+def _usable_qid(q) -> bool:
+    "Whether `q` can be a qid: a string or a whole number (`1.0` as some writers give it counts as 1)."
+    return isinstance(q, str) or (isinstance(q, (int, float)) and not isinstance(q, bool) and float(q).is_integer())
+
+
 def index_records(records, what: str) -> dict:
     "qid -> record; a missing, unusable or repeated qid is an error naming the record."
     out = {}
     for i, r in enumerate(records):
         if "qid" not in r:
             raise VideoLightsError(f"{what} record {i + 1} has no 'qid'")
-        if not isinstance(r["qid"], (str, int)) or isinstance(r["qid"], bool):
+        if not _usable_qid(r["qid"]):
             raise VideoLightsError(f"{what} record {i + 1}: qid {r['qid']!r} must be a string or a whole number")
         if r["qid"] in out:
             raise VideoLightsError(
@@ -32,6 +37,7 @@ def index_records(records, what: str) -> dict:
 
 
 def match_qids(sub: dict, gt: dict, sname: str = "submission", gname: str = "the ground truth"):
+    "Raise unless the submission has exactly the ground truth's qids (the message names both files and a qid)."
     missing = [q for q in gt if q not in sub]
     extra = [q for q in sub if q not in gt]
     if missing:
@@ -176,17 +182,17 @@ def _stack(lists) -> np.ndarray | None:
         return None
 
 
-def _windows_fine(w: np.ndarray | None, width: int, allow_inverted: bool, exact: bool = False) -> bool:
-    "Whether stacked windows `w` are rows of `width` finite numbers, start <= end unless `allow_inverted`."
-    if w is None or not len(w):
-        return w is not None
-    ok = w.ndim == 2 and (w.shape[1] == width if exact else w.shape[1] >= width) and np.isfinite(w[:, :width]).all()
-    return bool(ok and (allow_inverted or (w[:, 0] <= w[:, 1]).all()))
+def _rows_fine(a: np.ndarray | None, width: int, allow_inverted: bool = True, exact: bool = False) -> bool:
+    "Whether stacked rows `a` hold `width` (or more) finite numbers each, start <= end unless `allow_inverted`."
+    if a is None or not len(a):
+        return a is not None
+    ok = a.ndim == 2 and (a.shape[1] == width if exact else a.shape[1] >= width) and np.isfinite(a[:, :width]).all()
+    return bool(ok and (allow_inverted or (a[:, 0] <= a[:, 1]).all()))
 
 
 def _submission_fine(recs: list, mr: bool, allow_inverted: bool, hd_only: bool) -> bool:
     "Whether all submission records pass `check_submission` (checked at once; False means: look record by record)."
-    if mr and not _windows_fine(_stack([r.get("pred_relevant_windows") for r in recs]), 3, allow_inverted):
+    if mr and not _rows_fine(_stack([r.get("pred_relevant_windows") for r in recs]), 3, allow_inverted):
         return False
     sal = [r["pred_saliency_scores"] for r in recs if "pred_saliency_scores" in r]
     s = _stack(sal)
@@ -195,7 +201,7 @@ def _submission_fine(recs: list, mr: bool, allow_inverted: bool, hd_only: bool) 
 
 def _gt_fine(recs: list, clip_len: float, mr: bool, hd: bool, allow_inverted: bool) -> bool:
     "Whether all QVHighlights-style ground-truth records pass `check_ground_truth` (checked at once)."
-    if mr and not _windows_fine(_stack([r.get("relevant_windows") or [] for r in recs]), 2, allow_inverted, True):
+    if mr and not _rows_fine(_stack([r.get("relevant_windows") or [] for r in recs]), 2, allow_inverted, True):
         return False
     if not hd:
         return True
@@ -214,7 +220,7 @@ def _gt_fine(recs: list, clip_len: float, mr: bool, hd: bool, allow_inverted: bo
         return False
     n = np.repeat((d / clip_len).astype(int), [len(a) for a in ids])  # clips of each id's video
     ok_ids = not len(i) or (i.ndim == 1 and (i == np.round(i)).all() and (i >= 0).all() and (i < n).all())
-    return bool(ok_ids and _windows_fine(s, 3, True))
+    return bool(ok_ids and _rows_fine(s, 3))
 
 # %% ../../nbs/evaluation/01_inputs.ipynb #v-ds
 def dataset_of(ground_truth: list) -> str:
