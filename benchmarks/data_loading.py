@@ -18,7 +18,8 @@ import numpy as np, torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from videolights.core.config import VideoLightsConfig
-from videolights.data.store import build_dataset, load_dataset, read_video_block, read_text_block, write_npz_layout
+from videolights.data.layout import read_text_block, read_video_block, write_npz_layout
+from videolights.data.store import build_dataset, load_dataset
 from videolights.data.batching import VideoLightsDataset, make_loader, join_blocks, tef
 from videolights.data.batching import sample_span_targets, saliency_qvhl
 from videolights.testing.parity import collate_arrays

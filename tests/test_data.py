@@ -209,7 +209,7 @@ def test_float16_storage_and_unlabelled_split(tmp_path):
     ann = tmp_path / "highlight_test_release.jsonl"
     ann.write_text("".join(l for l in open(Path(__file__).resolve().parents[1] / "data/qvhighlights/highlight_test_release.jsonl").readlines()[:3]))
     recs = read_annotations(ann)
-    from videolights.data.store import write_npz_layout
+    from videolights.data.layout import write_npz_layout
     rng = np.random.default_rng(0)
     dirs = write_npz_layout(tmp_path / "f", {r["vid"]: {"sf": rng.standard_normal((75, 4)).astype(np.float32)} for r in recs},
                             {r["qid"]: {"ct": rng.standard_normal((9, 3)).astype(np.float32)} for r in recs})
@@ -226,7 +226,7 @@ def test_cli_build_charades_txt(tmp_path):
     recs = [json.loads(l) for l in open(Path(__file__).resolve().parents[1] / "data/charades_sta/charades_sta_train_tvr_format.jsonl")][:6]
     txt_lines = open(Path(__file__).resolve().parents[1] / "data/charades_sta/charades_sta_train.txt").read().splitlines()[:6]
     (tmp_path / "charades_sta_train.txt").write_text("\n".join(txt_lines) + "\n")
-    from videolights.data.store import write_npz_layout
+    from videolights.data.layout import write_npz_layout
     rng = np.random.default_rng(0)
     dirs = write_npz_layout(tmp_path / "f", {r["vid"]: {"slowfast": rng.standard_normal((30, 4)).astype(np.float32)} for r in recs},
                             {r["qid"]: {"clip": rng.standard_normal((9, 3)).astype(np.float32)} for r in recs}, kind="charades")

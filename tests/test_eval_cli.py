@@ -72,3 +72,31 @@ def test_tvsum_dataset(tmp_path):
     assert r.returncode == 0, r.stderr
     m = json.loads((tmp_path / "tv.json").read_text())
     assert set(m["per_domain"]) == {d["domain"] for d in recs} and 0 < m["brief"]["mAP"] <= 100
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in (ROOT / "tests/fixtures/eval").glob("hd_*.json")))
+def test_tvsum_youtube_with_and_without_dataset(tmp_path, fixture, capsys):
+    """TVSum / YouTube-HL through the CLI, with `--dataset` and without (told by the ground truth), agree with the
+    original per-domain top-5 mAP / mAP loop (the stored numbers of tests/test_eval_parity.py)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    from eval_submissions import make_hd_submission
+    from videolights.cli import main
+    fx = json.loads((ROOT / "tests/fixtures/eval" / fixture).read_text())
+    gt_path = ROOT / "data" / fx["file"]
+    gt = [json.loads(line) for line in gt_path.read_text().splitlines() if line.strip()]
+    sub = tmp_path / "sub.jsonl"
+    sub.write_text("".join(json.dumps(r) + "\n" for r in make_hd_submission(gt, seed=0, noise=fx["noise"])))
+    dataset = "tvsum" if "tvsum" in fx["file"] else "youtube"
+    for extra in ([], ["--dataset", dataset]):
+        out = tmp_path / f"m{len(extra)}.json"
+        assert main(["eval", "--submission", str(sub), "--gt", str(gt_path), "--out", str(out), *extra]) == 0
+        m = json.loads(out.read_text())
+        assert set(m["per_domain"]) == set(fx["per_domain_map"])
+        for dom, ref in fx["per_domain_map"].items():
+            assert abs(m["per_domain"][dom]["mAP"] / 100 - ref) <= 1e-4, (dom, extra)
+        assert abs(m["brief"]["mAP"] / 100 - sum(fx["per_domain_map"].values()) / len(fx["per_domain_map"])) <= 1e-4
+        assert "mAP" in capsys.readouterr().out
+    # scored as QVHighlights, a TVSum / YouTube-HL ground truth is one line naming --dataset, not a crash
+    assert main(["eval", "--submission", str(sub), "--gt", str(gt_path), "--dataset", "qvhighlights"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(gt_path) in err[0] and "--dataset tvsum or youtube" in err[0]

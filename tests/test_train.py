@@ -204,7 +204,8 @@ def tiny_tvsum(tmp_path_factory):
     "Two TVSum domains (real annotations: 4 train + 1 val video each) with random 24-d video and 16-d text features."
     import numpy as np
     from videolights.core.io import load_jsonl
-    from videolights.data.store import write_npz_layout, build_dataset
+    from videolights.data.layout import write_npz_layout
+    from videolights.data.store import build_dataset
     root, rng = tmp_path_factory.mktemp("tvsum"), np.random.default_rng(0)
     data = Path(__file__).resolve().parents[1] / "data" / "tvsum"
     ann, recs = {}, []

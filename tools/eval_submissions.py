@@ -65,6 +65,7 @@ def make_record(d, kind, rng):
         bad = [[s, min(dur, s + rng.uniform(4, 40)), rng.uniform(0.0, 0.6)] for s in st]
         wins = sorted(good[:9] + bad, key=lambda r: -r[2])
         wins = [[round(a / 2) * 2, round(b / 2) * 2, c] for a, b, c in wins]
+        wins = [[min(max(a, 0), dur), min(max(b, 0), dur), c] for a, b, c in wins]  # inside the video, start <= end
         sal = 0.25 * sal + rng.normal(0, 1, n)
     else:
         raise ValueError(f"unknown kind {kind!r}; one of {KINDS}")

@@ -4,11 +4,11 @@
 
 # %% ../nbs/cli.ipynb #525ab1f2
 from __future__ import annotations
-import argparse, json, logging, shutil, sys, time, warnings
+import argparse, json, logging, os, shutil, sys, time, traceback, warnings
 from pathlib import Path
 import numpy as np
 from .core.config import VideoLightsConfig, override
-from .core.errors import VideoLightsError
+from .core.errors import VideoLightsError, error_line
 from .core.io import atomic_write_text
 from .core.provenance import process_state
 from .evaluation.metrics import DATASETS, EvalWarning, eval_submission, format_table
@@ -58,12 +58,19 @@ def _usage() -> str:
     lines = ["usage: videolights <command> [options]", "", "commands:"]
     lines += [f"  {k:<14} {v[1]}" for k, v in COMMANDS.items()]
     lines += ["", "Run `videolights <command> --help` for the options of a command."]
+    lines += ["Errors are one line; add --debug (or set VIDEOLIGHTS_DEBUG=1) to see the traceback."]
     return "\n".join(lines)
+
+
+def _debug_flag(argv: list) -> tuple:
+    "`argv` without `--debug`, and whether tracebacks of user errors are shown (`--debug` or `VIDEOLIGHTS_DEBUG=1`)."
+    env = os.environ.get("VIDEOLIGHTS_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
+    return [x for x in argv if x != "--debug"], env or "--debug" in argv
 
 # %% ../nbs/cli.ipynb #cli_main2
 def main(argv=None) -> int:
     "Entry point of the `videolights` console script."
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv, debug = _debug_flag(list(sys.argv[1:] if argv is None else argv))
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage())
         return 0
@@ -79,9 +86,6 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         rc = globals()[COMMANDS[cmd][0]](rest)
-    except VideoLightsError as e:
-        print(f"videolights {cmd}: error: {e}", file=sys.stderr)
-        return 2
     except ModuleNotFoundError as e:
         extra = missing_extra(e.name)
         if extra is None:
@@ -91,6 +95,11 @@ def main(argv=None) -> int:
             f"install it with: pip install 'videolights[{extra}]'",
             file=sys.stderr,
         )
+        return 2
+    except (VideoLightsError, OSError) as e:  # the user's input, files or disk: one line (and the traceback if asked)
+        if debug:
+            traceback.print_exception(e)
+        print(f"videolights {cmd}: error: {error_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"videolights {cmd}: interrupted", file=sys.stderr)
@@ -107,13 +116,14 @@ def eval_command(argv=None) -> int:
         "--submission", required=True, help="submission jsonl (qid, pred_relevant_windows, pred_saliency_scores)"
     )
     ap.add_argument("--gt", required=True, help="ground-truth jsonl in the official format")
-    ap.add_argument("--dataset", default="qvhighlights", choices=DATASETS, help="benchmark (default: qvhighlights)")
+    ap.add_argument("--dataset", choices=DATASETS, help="benchmark (default: told by the ground truth's fields)")
     ap.add_argument(
         "--clip-len",
         type=float,
         default=2.0,
         help="seconds per clip of the saliency scores and relevant_clip_ids (default: 2)",
     )
+    ap.add_argument("--allow-inverted", action="store_true", help="score start > end windows as the official does")
     ap.add_argument("--out", default=None, help="write the full metrics JSON here (atomically)")
     a = ap.parse_args(argv)
     if not (a.clip_len > 0 and np.isfinite(a.clip_len)):
@@ -121,7 +131,7 @@ def eval_command(argv=None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("always", EvalWarning)
         warnings.showwarning = lambda msg, *args, **kw: print(f"warning: {msg}", file=sys.stderr)
-        m = eval_submission(a.submission, a.gt, dataset=a.dataset, clip_len=a.clip_len)
+        m = eval_submission(a.submission, a.gt, a.dataset, clip_len=a.clip_len, allow_inverted=a.allow_inverted)
     print(format_table(m))
     if a.out:
         atomic_write_text(a.out, json.dumps(m, indent=4) + "\n")
@@ -183,12 +193,12 @@ def _split_name(p: str) -> str:
 
 def _charades_annotations(ann: dict, charades_csv: list, out) -> dict:
     "Charades-STA TALL `.txt` annotations read with durations from the Charades csv; qids continue across splits."
-    from videolights.data.store import read_charades_txt  # lazy: `datasets` only for this command
+    from videolights.data.store import read_charades_txt, read_durations_csv  # lazy: `datasets` only for this command
     import pandas as pd  # lazy: only `data` needs it
 
     if not charades_csv:
         raise VideoLightsError("Charades-STA .txt annotations need --charades-csv Charades_v1_{train,test}.csv")
-    dur = pd.concat([pd.read_csv(c, usecols=["id", "length"]) for c in charades_csv])
+    dur = pd.concat([read_durations_csv(c) for c in charades_csv])
     tmpcsv = Path(out).parent / f".{Path(out).name}.durations.csv"
     tmpcsv.parent.mkdir(parents=True, exist_ok=True)
     dur.to_csv(tmpcsv, index=False)
@@ -434,14 +444,15 @@ def predict_command(argv=None) -> int:
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()  # a clean table on stdout, one-line errors
-    nms = None if a.nms is not None and a.nms < 0 else a.nms
+    if a.top_k < 1:
+        raise VideoLightsError(f"--top-k {a.top_k} must be >= 1")
     if a.dataset:
         return _predict_split(a)
     if not a.video or a.query is None:
         raise VideoLightsError("give VIDEO and QUERY (or --dataset PATH --out preds.jsonl)")
     fm = {k: v for k, v in (("clip", a.clip_model), ("blip", a.blip2_model)) if v}
     p = Predictor.from_checkpoint(a.checkpoint, device=a.device, feature_models=fm, frame_size=a.frame_size)
-    rec = p.predict(a.query, video=a.video, nms_thd=0.7 if a.nms is None else nms, top_k=a.top_k)
+    rec = p.predict(a.query, video=a.video, nms_thd=0.7 if a.nms is None else a.nms, top_k=a.top_k)
     print(format_moments(rec, a.top_k))
     if a.json:
         atomic_write_text(a.json, json.dumps(rec, indent=1) + "\n")

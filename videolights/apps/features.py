@@ -49,6 +49,8 @@ def _open(path):
     p = Path(path)
     if not p.exists():
         raise VideoLightsError(f"video {p} does not exist; check the path")
+    if p.is_dir():
+        raise VideoLightsError(f"video {p} is a folder; expected a video file")
     if p.stat().st_size == 0:
         raise VideoLightsError(f"video {p} is an empty file (0 bytes); re-download or re-encode it")
     try:

@@ -179,13 +179,16 @@ class Predictor:
         query,  # text, or `{block: (L, d)}` query features
         video=None,  # a video file, or
         features: dict | None = None,  # `{block: (n_clips, D)}` from `encode_video`
-        nms_thd: float | None = 0.7,  # NMS IoU threshold over the predicted windows (None: off)
+        nms_thd: float | None = 0.7,  # NMS IoU threshold over the predicted windows (None or < 0: off)
         top_k: int = 10,  # windows kept
         qid=None,
         vid=None,
     ) -> dict:
         "Ranked moments `[start_s, end_s, score]` and per-clip saliency for `query` in `video` (or `features`)."
         _check_predict_input(query, video, features, self.cfg.data.clip_len)
+        if nms_thd is not None and np.isnan(nms_thd):
+            raise VideoLightsError(f"nms_thd={nms_thd} must be an IoU threshold in [0, 1], or < 0 / None for no NMS")
+        nms_thd = None if nms_thd is None or nms_thd < 0 else nms_thd
         qf = self.encode_query(query) if isinstance(query, str) else query
         vf = self.encode_video(video) if video is not None else features
         vid = vid if vid is not None or video is None else Path(video).stem
@@ -223,14 +226,14 @@ def predict_dataset(
     out_jsonl=None,
     device=None,
     batch_size: int | None = None,
-    nms_thd: float | None = None,
+    nms_thd: float | None = None,  # NMS IoU threshold (< 0: off); None: the checkpoint's `train.nms_thd`
     progress: bool = True,
 ) -> list:
     "Submission records for every query of `split`; written to `out_jsonl` (jsonl) when given."
     dev = auto_device(device)
     model, cfg, _ = load_checkpoint(ckpt, device=dev)
     if nms_thd is not None:
-        cfg = override(cfg, [f"train.nms_thd={nms_thd}"])
+        cfg = override(cfg, [f"train.nms_thd={-1.0 if nms_thd < 0 else nms_thd}"])  # -1: the config's "off"
     dd = load_dataset(dataset_path)
     try:
         check_blocks(dd.manifest, cfg)

@@ -163,6 +163,8 @@ VIDEO_EXTS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v")
 def _list_videos(videos_dir) -> dict:
     "{vid: path} of the videos in `videos_dir` (by extension), sorted by name."
     d = Path(videos_dir)
+    if d.is_file():
+        raise VideoLightsError(f"{d} is a file; --videos takes a folder of video files")
     if not d.is_dir():
         raise VideoLightsError(f"video folder {d} not found; pass --videos DIR with video files")
     vids = {p.stem: p for p in sorted(d.iterdir()) if p.suffix.lower() in VIDEO_EXTS}

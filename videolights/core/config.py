@@ -4,11 +4,11 @@
 
 # %% ../../nbs/core/02_config.ipynb #74bc1bbd
 from __future__ import annotations
-import json
+import json, math
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 from .errors import ConfigError
-from .io import atomic_write_text
+from .io import atomic_write_text, read_text
 
 # %% auto #0
 __all__ = ['QVHL_VIDEO_BLOCKS', 'QVHL_TEXT_BLOCKS', 'SALIENCY_KINDS', 'SECTIONS', 'RETIRED_FIELDS',
@@ -195,6 +195,40 @@ def _check_values(cfg):
     for k in _RATES:
         if not 0 <= cfg.get(k) < 1:
             raise ConfigError(f"{k}={cfg.get(k)!r} must be in [0, 1)")
+    if not (cfg.train.nms_thd == -1 or 0 <= cfg.train.nms_thd <= 1):  # another negative would keep one window
+        raise ConfigError(f"train.nms_thd={cfg.train.nms_thd!r} must be -1 (NMS off) or an IoU threshold in [0, 1]")
+
+# %% ../../nbs/core/02_config.ipynb #cfg-types
+_TYPE_NAMES = {
+    "int": "a whole number",
+    "float": "a finite number",
+    "bool": "true or false",
+    "str": "a string",
+    "str | None": "a string or null",
+    "tuple": 'a list of [name, dim] pairs such as [["clip", 512]]',
+}
+
+
+def _has_type(v, kind: str) -> bool:
+    "Whether `v` is a value of the declared field type `kind` (a float field takes an int; never NaN or inf)."
+    if kind == "bool":
+        return isinstance(v, bool)
+    if kind == "int":
+        return isinstance(v, int) and not isinstance(v, bool)
+    if kind == "float":
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if kind == "tuple":
+        return isinstance(v, (list, tuple)) and all(isinstance(b, (list, tuple)) for b in v)
+    return isinstance(v, str) or (kind == "str | None" and v is None)
+
+
+def _check_types(cfg):
+    "Raise `ConfigError` naming the first field whose value is not of its declared type."
+    for sec, cls in SECTIONS.items():
+        for f in fields(cls):
+            v = getattr(getattr(cfg, sec), f.name)
+            if not _has_type(v, f.type):
+                raise ConfigError(f"{sec}.{f.name}={v!r} must be {_TYPE_NAMES[f.type]} ({f.type})")
 
 # %% ../../nbs/core/02_config.ipynb #cfgc01
 def _check_model(m: ModelConfig):
@@ -254,8 +288,12 @@ class VideoLightsConfig:
 
     def __post_init__(self):
         for name, cls in SECTIONS.items():
-            if isinstance(getattr(self, name), dict):
-                setattr(self, name, _section_from_dict(cls, getattr(self, name), name))
+            sec = getattr(self, name)
+            if not isinstance(sec, (dict, cls)):
+                raise ConfigError(f"config section {name!r} must be an object of fields, got {sec!r}")
+            if isinstance(sec, dict):
+                setattr(self, name, _section_from_dict(cls, sec, name))
+        _check_types(self)
         self.data.video_blocks = tuple(tuple(b) for b in self.data.video_blocks)
         self.data.text_blocks = tuple(tuple(b) for b in self.data.text_blocks)
         self.validate()
@@ -267,6 +305,7 @@ class VideoLightsConfig:
 
     def validate(self) -> VideoLightsConfig:
         "Raise `ConfigError` naming the first invalid field."
+        _check_types(self)
         _check_values(self)
         _check_model(self.model)
         _check_blocks(self.data)
@@ -298,6 +337,8 @@ class VideoLightsConfig:
     @classmethod
     def from_dict(cls, d: dict) -> VideoLightsConfig:
         "Build a config from `to_dict` output; unknown keys raise `ConfigError`."
+        if not isinstance(d, dict):
+            raise ConfigError(f"a config is a JSON object of sections, got a {type(d).__name__}")
         unknown = sorted(set(d) - {f.name for f in fields(cls)})
         if unknown:
             raise ConfigError(f"unknown top-level field(s) {unknown}; valid: {sorted(f.name for f in fields(cls))}")
@@ -317,16 +358,22 @@ def _read_config_file(path) -> dict:
     "The JSON dict of a config file (a directory means `DIR/config.json`); `ConfigError` if missing or not JSON."
     p = Path(path)
     if p.is_dir():
+        if not (p / "config.json").exists():
+            raise ConfigError(f"{p} is a folder without a config.json; give a config file or a run/checkpoint folder")
         p = p / "config.json"
     if not p.exists():
         raise ConfigError(f"config file {p} not found")
     try:
-        return json.loads(p.read_text())
+        d = json.loads(read_text(p))
     except json.JSONDecodeError as e:
         raise ConfigError(f"config file {p} is not valid JSON ({e})") from None
+    if not isinstance(d, dict):
+        raise ConfigError(f"config file {p} holds a {type(d).__name__}, expected a JSON object of sections")
+    return d
 
 # %% ../../nbs/core/02_config.ipynb #3cb05605
-def _parse_value(s: str):
+def _parse_json(s: str):
+    "`s` as JSON where it is valid JSON (`true`/`none` in any case too), else the text itself."
     low = s.strip().lower()
     if low in ("true", "false"):
         return low == "true"
@@ -338,6 +385,30 @@ def _parse_value(s: str):
         return s
 
 
+def _parse_value(s: str, kind: str | None = None, key: str = ""):
+    "The override text `s` read as the declared field type `kind` (as JSON when the field is not known)."
+    v = _parse_json(s)
+    if kind is None:
+        return v
+    if kind in ("str", "str | None"):
+        return None if kind == "str | None" and v is None else (v if isinstance(v, str) else s)
+    if kind in ("int", "float") and (isinstance(v, bool) or not isinstance(v, (int, float))):
+        try:
+            v = int(s) if kind == "int" else float(s)
+        except ValueError:
+            pass
+    if kind == "float" and isinstance(v, float) and not math.isfinite(v):
+        raise ConfigError(f"{key}={s!r} must be a finite number (float); NaN and infinity are not allowed")
+    if not _has_type(v, kind):
+        raise ConfigError(f"{key}={s!r} must be {_TYPE_NAMES[kind]} ({kind})")
+    return v
+
+
+def _field_type(sec: str, name: str) -> str | None:
+    "The declared type of `sec.name` (None for a retired or unknown field)."
+    return next((f.type for f in fields(SECTIONS[sec]) if f.name == name), None) if sec in SECTIONS else None
+
+
 def override(cfg: VideoLightsConfig, items=(), **kw) -> VideoLightsConfig:
     "New config with dotted fields replaced: items like `'model.fra=false'` or keywords `model__fra=False`."
     pairs = []
@@ -345,7 +416,9 @@ def override(cfg: VideoLightsConfig, items=(), **kw) -> VideoLightsConfig:
         if "=" not in it:
             raise ConfigError(f"override {it!r} must look like section.field=value")
         k, v = it.split("=", 1)
-        pairs.append((k.strip(), _parse_value(v)))
+        k = k.strip()
+        sec, _, name = k.partition(".")
+        pairs.append((k, _parse_value(v, _field_type(sec, name), k)))
     pairs += [(k.replace("__", "."), v) for k, v in kw.items()]
     d = cfg.to_dict()
     for k, v in pairs:

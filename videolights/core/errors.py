@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 # %% auto #0
-__all__ = ['VideoLightsError', 'ConfigError']
+__all__ = ['VideoLightsError', 'ConfigError', 'error_line']
 
 # %% ../../nbs/core/00_errors.ipynb #2dcdcebc
 class VideoLightsError(ValueError):
@@ -15,3 +15,13 @@ class VideoLightsError(ValueError):
 
 class ConfigError(VideoLightsError):
     "An invalid configuration value; the message names the field."
+
+# %% ../../nbs/core/00_errors.ipynb #err-line
+def error_line(e: BaseException) -> str:
+    "The one-line message of a user error: its text, or for an `OSError` the file(s) it names and the reason."
+    if isinstance(e, OSError) and e.filename:
+        files = f"{e.filename} -> {e.filename2}" if e.filename2 else f"{e.filename}"
+        msg = f"{files}: {e.strerror or type(e).__name__}"
+    else:
+        msg = str(e) or type(e).__name__
+    return " ".join(msg.split())

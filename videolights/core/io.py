@@ -4,14 +4,51 @@
 
 # %% ../../nbs/core/01_io.ipynb #i2
 from __future__ import annotations
-import contextlib, gzip, json, os, shutil, tempfile, uuid
+import contextlib, errno, gzip, io, json, os, shutil, tempfile, uuid, zlib
 from pathlib import Path
 from .errors import VideoLightsError
 
 # %% auto #0
-__all__ = ['usual_mode', 'atomic_path', 'atomic_write_text', 'replace_dir', 'atomic_dir', 'load_jsonl', 'save_jsonl']
+__all__ = ['write_error', 'usual_mode', 'atomic_path', 'atomic_write_text', 'replace_dir', 'atomic_dir', 'read_text',
+           'load_jsonl', 'save_jsonl']
 
 # %% ../../nbs/core/01_io.ipynb #i5
+_WRITE_HINTS = {
+    errno.ENOSPC: "free some space or write elsewhere",
+    errno.EDQUOT: "free some space or write elsewhere",
+    errno.EACCES: "choose a folder you can write to",
+    errno.EPERM: "choose a folder you can write to",
+    errno.EROFS: "choose a folder on a writable disk",
+}
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    "The nearest existing parent of `path` that is a file, not a folder (None if there is none)."
+    for p in path.parents:
+        if p.exists():
+            return None if p.is_dir() else p
+    return None
+
+
+def write_error(path, e: OSError) -> VideoLightsError:
+    "The one-line error for a failed write of `path`: the target (not a temporary), the reason and the fix."
+    path = Path(path)
+    blocker = _file_in_the_way(path)
+    if blocker is not None:
+        return VideoLightsError(f"cannot write {path}: {blocker} is a file, not a folder")
+    why = e.strerror or str(e) or type(e).__name__
+    hint = _WRITE_HINTS.get(e.errno)
+    return VideoLightsError(f"cannot write {path}: {why}" + (f"; {hint}" if hint else ""))
+
+
+def _about(e: OSError, tmp) -> bool:
+    "Whether `e`, raised while a temporary `tmp` was written, is a failure to write it (not to read an input)."
+    if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return True
+    names = [Path(f) for f in (e.filename, e.filename2) if f]
+    return any(n == Path(tmp) or Path(tmp) in n.parents for n in names)
+
+# %% ../../nbs/core/01_io.ipynb #io-atomic
 def usual_mode(path, is_dir: bool = False):
     "Give a private temporary file/folder the mode a plain `open`/`mkdir` would: 0666/0777 minus the umask."
     m = os.umask(0)
@@ -19,20 +56,32 @@ def usual_mode(path, is_dir: bool = False):
     os.chmod(path, (0o777 if is_dir else 0o666) & ~m)
 
 
+def _temporary(path: Path, make):
+    "A new temporary file/folder beside `path` made by `make(dir, prefix)`; a failure is a `write_error`."
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return make(path.parent, f".{path.name}.")
+    except OSError as e:
+        raise write_error(path, e) from None
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix: str = ".tmp"):
     "Yield a temporary path beside `path` to write; on success it replaces `path`, on error it is deleted."
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    if path.is_dir():
+        raise VideoLightsError(f"cannot write {path}: it is a folder; give a file path")
+    fd, tmp = _temporary(path, lambda d, pre: tempfile.mkstemp(dir=d, prefix=pre, suffix=suffix))
     os.close(fd)
     try:
         yield Path(tmp)
         usual_mode(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and _about(e, tmp):
+            raise write_error(path, e) from None
         raise
 
 
@@ -60,36 +109,56 @@ def replace_dir(new, path, old=None) -> Path:
 def atomic_dir(path):
     "Yield a new folder beside `path` to fill; on success it replaces `path` (`replace_dir`), on error it is deleted."
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp"))
+    if path.exists() and not path.is_dir():
+        raise VideoLightsError(f"cannot write the folder {path}: a file is there; remove it or choose another path")
+    tmp = Path(_temporary(path, lambda d, pre: tempfile.mkdtemp(dir=d, prefix=pre + "tmp")))
     try:
         yield tmp
         usual_mode(tmp, is_dir=True)
         replace_dir(tmp, path)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError) and _about(e, tmp):
+            raise write_error(path, e) from None
         raise
 
 # %% ../../nbs/core/01_io.ipynb #i7
-def load_jsonl(path) -> list[dict]:
-    "Records of a jsonl file (`.gz` allowed); a malformed line raises `VideoLightsError` naming the file and line."
+def read_text(path) -> str:
+    "The text of a UTF-8 file (`.gz` decompressed); a folder, a corrupt archive or a non-UTF-8 byte is an error."
     path = Path(path)
     if not path.exists():
         raise VideoLightsError(f"{path}: file not found")
+    if path.is_dir():
+        raise VideoLightsError(f"{path} is a folder; expected a file")
+    try:
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise VideoLightsError(f"{path} is not a complete gzip file ({e}); re-download or re-compress it") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise VideoLightsError(
+            f"{path}: line {line} is not UTF-8 text (byte 0x{data[e.start]:02x}); save the file as UTF-8"
+        ) from None
+
+
+def load_jsonl(path) -> list[dict]:
+    "Records of a jsonl file (`.gz` allowed); a malformed line raises `VideoLightsError` naming the file and line."
+    path = Path(path)
     out = []
-    with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise VideoLightsError(
-                    f"{path}: line {i} is not valid JSON ({e.msg}); each line must be one JSON object"
-                ) from None
-            if not isinstance(rec, dict):
-                raise VideoLightsError(f"{path}: line {i} is a {type(rec).__name__}, expected a JSON object")
-            out.append(rec)
+    for i, line in enumerate(io.StringIO(read_text(path), newline=None), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise VideoLightsError(
+                f"{path}: line {i} is not valid JSON ({e.msg}); each line must be one JSON object"
+            ) from None
+        if not isinstance(rec, dict):
+            raise VideoLightsError(f"{path}: line {i} is a {type(rec).__name__}, expected a JSON object")
+        out.append(rec)
     return out
 
 

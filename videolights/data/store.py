@@ -4,7 +4,7 @@
 
 # %% ../../nbs/data/00_store.ipynb #c0003
 from __future__ import annotations
-import json, logging, shutil
+import json, logging, math, shutil
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
@@ -13,15 +13,15 @@ import datasets as hf
 import pandas as pd
 from ..core.config import VideoLightsConfig
 from ..core.errors import VideoLightsError
-from ..core.io import atomic_dir, load_jsonl
+from ..core.io import atomic_dir, load_jsonl, read_text
+from .layout import align_blocks, block_dim, read_text_block, read_video_block, text_file, video_file
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'FORMAT_VERSION', 'MANIFEST', 'KINDS', 'KIND_SALIENCY', 'DEFAULT_CLIP_LEN', 'video_features',
-           'query_features', 'read_annotations', 'read_charades_txt', 'read_video_block', 'read_text_block',
-           'align_blocks', 'write_npz_layout', 'dataset_card', 'save_dataset', 'read_manifest',
-           'load_dataset', 'build_dataset', 'check_blocks', 'ground_truth']
+           'query_features', 'read_annotations', 'read_durations_csv', 'read_charades_txt', 'dataset_card',
+           'save_dataset', 'read_manifest', 'load_dataset', 'build_dataset', 'check_blocks', 'ground_truth']
 
 # %% ../../nbs/data/00_store.ipynb #c0006
 FORMAT_VERSION = 1
@@ -88,7 +88,7 @@ def _rec(r, kind, clip_len, where):
         raise VideoLightsError(
             f"{where}: record qid={r.get('qid')!r} has a missing or malformed field ({e!r})"
         ) from None
-    return dict(
+    out = dict(
         qid=str(qid),
         vid=str(vid),
         query=str(r.get("query", "")),
@@ -100,6 +100,40 @@ def _rec(r, kind, clip_len, where):
         domain=str(r.get("domain") or ""),
         record=json.dumps(r),
     )
+    _check_labels(out, kind, where)
+    return out
+
+# %% ../../nbs/data/00_store.ipynb #st-labels
+def _check_labels(d: dict, kind: str, where):
+    "Raise unless a normalised record has a duration > 0, finite windows with start <= end, clip ids >= 0."
+    at = f"{where}: record qid={d['qid']!r}"
+    if not (math.isfinite(d["duration"]) and d["duration"] > 0):
+        raise VideoLightsError(f"{at}: duration {d['duration']} must be a number of seconds > 0")
+    w = np.asarray(d["relevant_windows"], dtype=float).reshape(-1, 2)
+    s = np.asarray([x for row in d["saliency_scores"] for x in row], dtype=float)
+    if not (np.isfinite(w).all() and np.isfinite(s).all()):
+        raise VideoLightsError(f"{at}: relevant_windows and saliency scores must be finite numbers (not NaN or inf)")
+    if (w[:, 0] > w[:, 1]).any():
+        raise VideoLightsError(f"{at}: window {w[w[:, 0] > w[:, 1]][0].tolist()} has start > end")
+    ids = d["relevant_clip_ids"]
+    if any(i < 0 for i in ids):
+        raise VideoLightsError(f"{at}: relevant clip id {min(ids)} < 0")
+    if d["saliency_scores"] and len(d["saliency_scores"]) != len(ids):
+        raise VideoLightsError(
+            f"{at}: {len(d['saliency_scores'])} rows of saliency_scores for {len(ids)} relevant_clip_ids"
+        )
+
+
+def _check_clip_range(recs: list, where):
+    "Raise unless every relevant clip id of QVHighlights-style records is a clip of its video (`duration / clip_len`)."
+    for d in recs:
+        n = math.ceil(d["duration"] / d["clip_len"])
+        bad = [i for i in d["relevant_clip_ids"] if i >= n]
+        if bad:
+            raise VideoLightsError(
+                f"{where}: record qid={d['qid']!r}: relevant clip id {bad[0]} is outside the {n} clips of its "
+                f"{d['duration']} s video ({d['clip_len']}-s clips); is --preset's clip length the annotations' one?"
+            )
 
 # %% ../../nbs/data/00_store.ipynb #c0009c
 def read_annotations(path, kind="qvhighlights", clip_len=None, domain=None) -> list[dict]:
@@ -113,15 +147,29 @@ def read_annotations(path, kind="qvhighlights", clip_len=None, domain=None) -> l
     return recs
 
 # %% ../../nbs/data/00_store.ipynb #c0012c
+def read_durations_csv(path) -> pd.DataFrame:
+    "The `id` and `length` (seconds) columns of a Charades csv; a file that is not one is an error naming it."
+    path = Path(path)
+    if not path.is_file():
+        raise VideoLightsError(f"Charades csv {path} {'is a folder' if path.is_dir() else 'not found'}")
+    try:
+        df = pd.read_csv(path, usecols=["id", "length"])
+        df["length"] = df["length"].astype(float)
+    except (ValueError, KeyError) as e:  # parse errors, missing columns, bytes that are not text
+        why = (str(e).splitlines() or [""])[0][:160]
+        raise VideoLightsError(f"{path} is not a Charades csv with 'id' and 'length' columns ({why})") from None
+    return df
+
+
 def read_charades_txt(txt_path, csv_path, qid_start=0) -> list[dict]:
     "Charades-STA records from the TALL txt (`VID st ed##sentence`) and the Charades csv durations."
     txt_path, csv_path = Path(txt_path), Path(csv_path)
     for p in (txt_path, csv_path):
         if not p.exists():
             raise VideoLightsError(f"Charades-STA file {p} not found")
-    dur = dict(zip(*pd.read_csv(csv_path, usecols=["id", "length"]).values.T))
+    dur = dict(zip(*read_durations_csv(csv_path).values.T))
     out, qid = [], qid_start
-    for i, line in enumerate(txt_path.read_text().splitlines(), 1):
+    for i, line in enumerate(read_text(txt_path).splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -140,84 +188,6 @@ def read_charades_txt(txt_path, csv_path, qid_start=0) -> list[dict]:
         out.append(_rec(r, "charades", 1.0, txt_path))
         qid += 1
     return out
-
-# %% ../../nbs/data/00_store.ipynb #c0014
-def _check(a, path):
-    if a.ndim != 2:
-        raise VideoLightsError(f"{path}: features must be 2-d [length, dim], got shape {a.shape}")
-    if not np.isfinite(a).all():
-        raise VideoLightsError(f"{path}: features contain NaN or inf; re-extract this file")
-    return a
-
-
-def read_video_block(feat_dir, vid) -> np.ndarray:
-    "Raw float32 features `[n_clips, d]` of video `vid` from one feature directory."
-    d = Path(feat_dir)
-    p = d / f"{vid}.npz"
-    try:
-        if p.exists():
-            return _check(np.load(p)["features"].astype(np.float32), p)
-        if (d / f"{vid}.npy").exists():
-            return _check(np.load(d / f"{vid}.npy").astype(np.float32), d / f"{vid}.npy")
-        if (d / f"{vid}_rgb.npy").exists():
-            a = [np.load(d / f"{vid}_{m}.npy").astype(np.float32) for m in ("rgb", "opt")]
-            n = min(len(x) for x in a)
-            return _check(np.concatenate([x[:n] for x in a], 1), d / f"{vid}_rgb.npy")
-    except (OSError, KeyError, ValueError) as e:
-        raise VideoLightsError(f"cannot read video features of vid={vid} from {d} ({e!r})") from None
-    raise VideoLightsError(f"missing video features for vid={vid}: no {vid}.npz / {vid}.npy / {vid}_rgb.npy in {d}")
-
-# %% ../../nbs/data/00_store.ipynb #c0014c
-def read_text_block(feat_dir, qid, kind="qvhighlights") -> np.ndarray:
-    "Raw float32 token features `[n_tokens, d]` of query `qid` from one feature directory."
-    d = Path(feat_dir)
-    names = [f"qid{qid}.npz", f"{qid}.npz"]
-    if kind not in ("qvhighlights", "charades"):
-        names.reverse()
-    for name in names:
-        p = d / name
-        if not p.exists():
-            continue
-        try:
-            z = np.load(p)
-            key = next((k for k in ("last_hidden_state", "token") if k in z.files), None)
-            if key is None:
-                raise VideoLightsError(f"{p}: no 'last_hidden_state' or 'token' array (has {z.files})")
-            a = z[key].astype(np.float32)
-        except (OSError, ValueError) as e:
-            raise VideoLightsError(f"cannot read {p} ({e!r})") from None
-        return _check(a[None] if a.ndim == 1 else a, p)
-    raise VideoLightsError(f"missing text features for qid={qid}: no {' / '.join(names)} in {d}")
-
-# %% ../../nbs/data/00_store.ipynb #c0014e
-def align_blocks(blocks: dict, names, dims, where: str) -> dict:
-    "Check each block's dim against `dims` and cut all blocks to the shortest (as the original)."
-    for n, d in zip(names, dims):
-        if blocks[n].shape[1] != d:
-            raise VideoLightsError(
-                f"{where}: block {n!r} has dim {blocks[n].shape[1]} but other files of that block have dim {d}"
-            )
-    m = min(len(blocks[n]) for n in names)
-    return {n: blocks[n][:m] for n in names}
-
-# %% ../../nbs/data/00_store.ipynb #c0016
-def write_npz_layout(root, videos: dict, texts: dict, kind="qvhighlights", key=None) -> dict:
-    "Write `{vid: {block: arr}}` as `root/video/<block>/{vid}.npz`, `{qid: {block: arr}}` as `root/text/<block>/...`."
-    root = Path(root)
-    vd, td = {}, {}
-    tname = (lambda q: f"qid{q}.npz") if kind in ("qvhighlights", "charades") else (lambda q: f"{q}.npz")
-    key = key or ("token" if kind == "tvsum" else "last_hidden_state")
-    for vid, blocks in videos.items():
-        for b, a in blocks.items():
-            d = vd.setdefault(b, root / "video" / b)
-            d.mkdir(parents=True, exist_ok=True)
-            np.savez(d / f"{vid}.npz", features=a)
-    for qid, blocks in texts.items():
-        for b, a in blocks.items():
-            d = td.setdefault(b, root / "text" / b)
-            d.mkdir(parents=True, exist_ok=True)
-            np.savez(d / tname(qid), **{key: a})
-    return {"video": vd, "text": td}
 
 # %% ../../nbs/data/00_store.ipynb #c0018
 def dataset_card(m: dict) -> str:
@@ -257,6 +227,10 @@ def save_dataset(dd, out, manifest: dict, overwrite=False) -> Path:
 def read_manifest(path) -> dict:
     "The manifest of a saved dataset; a clear error for a missing, partial or foreign directory."
     p = Path(path)
+    if p.is_file():
+        raise VideoLightsError(
+            f"{p} is a file, not a dataset folder (one built by `videolights data build` or `synth`)"
+        )
     if not p.is_dir():
         raise VideoLightsError(
             f"dataset directory {p} not found (build it with `videolights data build` or `videolights data synth`)"
@@ -268,7 +242,7 @@ def read_manifest(path) -> dict:
             "(partially written or not built by videolights); rebuild it"
         )
     try:
-        m = json.loads(mp.read_text())
+        m = json.loads(read_text(mp))
     except json.JSONDecodeError:
         raise VideoLightsError(f"{mp} is corrupt (invalid JSON); rebuild the dataset") from None
     if not m.get("complete"):
@@ -312,7 +286,8 @@ def _video_rows(vids, blocks: _Blocks, duration: dict, feat_dtype) -> dict:
     rows = {"vid": [], "duration": [], "n_clips": [], **{f"v_{n}": [] for n in blocks.names}}
     for v in vids:
         raw = {n: read_video_block(d, v) for n, d in zip(blocks.names, blocks.dirs)}
-        b = align_blocks(raw, blocks.names, blocks.dims, f"vid={v}")
+        files = {n: video_file(d, v) for n, d in zip(blocks.names, blocks.dirs)}
+        b = align_blocks(raw, blocks.names, blocks.dims, f"vid={v}", files)
         rows["vid"].append(v)
         rows["duration"].append(duration[v])
         rows["n_clips"].append(len(b[blocks.names[0]]))
@@ -326,7 +301,8 @@ def _query_rows(recs, blocks: _Blocks, video_idx: dict, kind, feat_dtype) -> dic
     rows = {k: [] for k in query_features((), feat_dtype)} | {f"t_{n}": [] for n in blocks.names}
     for r in recs:
         raw = {n: read_text_block(d, r["qid"], kind) for n, d in zip(blocks.names, blocks.dirs)}
-        b = align_blocks(raw, blocks.names, blocks.dims, f"qid={r['qid']}")
+        files = {n: text_file(d, r["qid"], kind)[0] for n, d in zip(blocks.names, blocks.dirs)}
+        b = align_blocks(raw, blocks.names, blocks.dims, f"qid={r['qid']}", files)
         for k in r:
             rows[k].append(r[k])
         rows["video_idx"].append(video_idx[r["vid"]])
@@ -407,6 +383,8 @@ def _block_sources(video_dirs, text_dirs, video_blocks, text_blocks) -> tuple:
             f"{len(tdirs)} text dirs need {len(tdirs)} (got {tnames})"
         )
     for d in vdirs + tdirs:
+        if d.is_file():
+            raise VideoLightsError(f"feature directory {d} is a file; give the folder that holds the feature files")
         if not d.is_dir():
             raise VideoLightsError(f"feature directory {d} not found")
     return _Blocks(vnames, vdirs), _Blocks(tnames, tdirs)
@@ -414,10 +392,25 @@ def _block_sources(video_dirs, text_dirs, video_blocks, text_blocks) -> tuple:
 
 def _read_splits(annotations: dict, kind, clip_len) -> dict:
     "{split: query records}: a path is read with `read_annotations`, a list of records taken as it is."
-    return {
-        s: read_annotations(a, kind, clip_len=clip_len) if isinstance(a, (str, Path)) else list(a)
-        for s, a in annotations.items()
-    }
+    out = {}
+    for s, a in annotations.items():
+        out[s] = read_annotations(a, kind, clip_len=clip_len) if isinstance(a, (str, Path)) else list(a)
+        if isinstance(a, (str, Path)) and not out[s]:
+            raise VideoLightsError(f"annotation file {a} (split {s!r}) holds no records")
+        if isinstance(a, (str, Path)) and kind not in ("tvsum", "youtube"):  # those derive clip ids from `label`
+            _check_clip_range(out[s], a)
+    if not any(out.values()):
+        raise VideoLightsError(f"the annotations of splits {list(out)} hold no records")
+    return out
+
+
+def _block_dims(recs: dict, video: _Blocks, text: _Blocks, kind, n: int = 5) -> tuple:
+    "`video` and `text` with the dim of each block: the one its first `n` files agree on (`layout.block_dim`)."
+    vids = list(dict.fromkeys(r["vid"] for rs in recs.values() for r in rs))[:n]
+    qids = [r["qid"] for rs in recs.values() for r in rs][:n]
+    vd = [block_dim(b, d, vids) for b, d in zip(video.names, video.dirs)]
+    td = [block_dim(b, d, qids, kind) for b, d in zip(text.names, text.dirs)]
+    return video._replace(dims=vd), text._replace(dims=td)
 
 
 def _build_args(annotations: dict, video: _Blocks, text: _Blocks, kind, feat_dtype, chunk) -> dict:
@@ -459,9 +452,7 @@ def build_dataset(
         raise VideoLightsError(f"{out} already exists; pass --overwrite or choose another --out")
     cl = DEFAULT_CLIP_LEN[kind] if clip_len is None else float(clip_len)
     recs = _read_splits(annotations, kind, cl)
-    first = next(r for rs in recs.values() for r in rs)  # block dims from the first video / query
-    video = video._replace(dims=[read_video_block(d, first["vid"]).shape[1] for d in video.dirs])
-    text = text._replace(dims=[read_text_block(d, first["qid"], kind).shape[1] for d in text.dirs])
+    video, text = _block_dims(recs, video, text, kind)  # each block's dim, from its first files
     args = _build_args(annotations, video, text, kind, feat_dtype, chunk)
     part = _partial_dir(out, args)
     dd = _write_tables(part, recs, video, text, kind, feat_dtype, chunk)

@@ -5,11 +5,18 @@
 # %% ../../nbs/evaluation/00_metrics.ipynb #c0003
 from __future__ import annotations
 import time, warnings
-from pathlib import Path
 import numpy as np
 from ..core.errors import VideoLightsError
-from ..core.io import load_jsonl
 from ..core.spans import paired_temporal_iou, temporal_iou
+from videolights.evaluation.inputs import (
+    check_ground_truth,
+    check_submission,
+    dataset_of,
+    index_records,
+    match_qids,
+    read_records,
+    windows_of,
+)
 
 # %% auto #0
 __all__ = ['MAP_THDS', 'R1_THDS', 'LENGTH_RANGES', 'DATASETS', 'EvalWarning', 'mr_average_precision',
@@ -19,52 +26,6 @@ __all__ = ['MAP_THDS', 'R1_THDS', 'LENGTH_RANGES', 'DATASETS', 'EvalWarning', 'm
 # %% ../../nbs/evaluation/00_metrics.ipynb #c0006
 class EvalWarning(UserWarning):
     "A submission that is evaluated, but not as written (e.g. saliency lists of the wrong length)."
-
-# %% ../../nbs/evaluation/00_metrics.ipynb #c0007
-def _index(records, what: str) -> dict:
-    "qid -> record; a missing or repeated qid is an error naming the record."
-    out = {}
-    for i, r in enumerate(records):
-        if "qid" not in r:
-            raise VideoLightsError(f"{what} record {i + 1} has no 'qid'")
-        if r["qid"] in out:
-            raise VideoLightsError(
-                f"{what}: qid {r['qid']!r} appears twice (records {list(out).index(r['qid']) + 1} and {i + 1})"
-            )
-        out[r["qid"]] = r
-    return out
-
-
-def _match_qids(sub: dict, gt: dict):
-    missing = [q for q in gt if q not in sub]
-    extra = [q for q in sub if q not in gt]
-    if missing:
-        raise VideoLightsError(
-            f"submission has no prediction for {len(missing)} ground-truth qid(s), e.g. qid {missing[0]!r}; "
-            "every ground-truth query needs one record"
-        )
-    if extra:
-        raise VideoLightsError(
-            f"submission qid {extra[0]!r} ({len(extra)} in all) is not in the ground truth; is it the right split?"
-        )
-
-
-def _windows(rec, key="pred_relevant_windows") -> np.ndarray:
-    "Windows of one record as a float array `(n, 3)`."
-    w = rec.get(key)
-    if w is None:
-        raise VideoLightsError(f"submission qid {rec['qid']!r} has no '{key}'")
-    try:
-        a = np.asarray(w, dtype=float).reshape(len(w), -1) if len(w) else np.zeros((0, 3))
-    except (TypeError, ValueError):
-        raise VideoLightsError(
-            f"submission qid {rec['qid']!r}: '{key}' must be a list of [start, end, score]"
-        ) from None
-    if a.shape[1] < 3 or not np.isfinite(a[:, :3]).all():
-        raise VideoLightsError(
-            f"submission qid {rec['qid']!r}: '{key}' must be a list of [start, end, score] with finite numbers"
-        )
-    return a[:, :3]
 
 # %% ../../nbs/evaluation/00_metrics.ipynb #c0009
 def _fmt(v) -> float:
@@ -155,7 +116,7 @@ def _empty_bucket() -> dict:
 def eval_moment_retrieval(sub: dict, gt: dict, max_pred_windows: int = 10) -> dict:
     "MR metrics per length bucket (official keys) from qid-indexed submission and ground truth."
     qids = list(sub)
-    wins = [_windows(sub[q]) for q in qids]
+    wins = [windows_of(sub[q]) for q in qids]
     pred, pvalid = _pack(wins, 3, maxlen=max_pred_windows)
     first = np.array([w[0, :2] if len(w) else [0.0, 0.0] for w in wins]).reshape(-1, 2)
     has = np.array([len(w) > 0 for w in wins])
@@ -342,28 +303,8 @@ _BRIEF_MR = {
 }
 
 
-def eval_submission(
-    submission,
-    ground_truth,
-    dataset: str = "qvhighlights",
-    verbose: bool = False,
-    clip_len: float = 2.0,  # seconds per clip of `pred_saliency_scores` and `relevant_clip_ids` (QVHighlights HD)
-) -> dict:
-    "Official-format metrics (`brief` + full) of a submission against ground truth (each: records or a jsonl path)."
-    if dataset not in DATASETS:
-        raise VideoLightsError(f"dataset {dataset!r} is not one of {DATASETS}")
-    _check_clip_len(clip_len)
-    t0 = time.perf_counter()
-    if isinstance(submission, (str, Path)):
-        submission = load_jsonl(submission)
-    if isinstance(ground_truth, (str, Path)):
-        ground_truth = load_jsonl(ground_truth)
-    if not submission:
-        raise VideoLightsError("the submission is empty")
-    sub, gt = _index(submission, "submission"), _index(ground_truth, "ground truth")
-    _match_qids(sub, gt)
-    if dataset in ("tvsum", "youtube"):
-        return eval_hd_domains(sub, gt, dataset)
+def _mr_hd_metrics(sub, gt, submission, ground_truth, dataset, clip_len) -> tuple:
+    "Full MR and HD metrics and the `brief` of a QVHighlights-style evaluation."
     full, brief = {}, {}
     if "pred_relevant_windows" in submission[0]:
         full.update(eval_moment_retrieval(sub, gt))
@@ -372,13 +313,55 @@ def eval_submission(
         hd = eval_highlight(sub, gt, clip_len)
         full.update(hd)
         brief.update({f"{k}-{sk.split('-')[1]}": v[sk] for k, v in hd.items() for sk in v})
+    return full, brief
+
+
+def eval_submission(
+    submission,  # records, or a jsonl path
+    ground_truth,  # records, or a jsonl path
+    dataset: str | None = None,  # one of `DATASETS`; None: told by the ground truth (`dataset_of`)
+    verbose: bool = False,
+    clip_len: float = 2.0,  # seconds per clip of `pred_saliency_scores` and `relevant_clip_ids` (QVHighlights HD)
+    allow_inverted: bool = True,  # score windows with start > end as the official script (False: refuse them)
+) -> dict:
+    "Official-format metrics (`brief` + full) of a submission against ground truth."
+    if dataset is not None and dataset not in DATASETS:
+        raise VideoLightsError(f"dataset {dataset!r} is not one of {DATASETS}")
+    _check_clip_len(clip_len)
+    t0 = time.perf_counter()
+    submission, sname = read_records(submission, "submission")
+    ground_truth, gname = read_records(ground_truth, "ground truth")
+    sub, gt = index_records(submission, sname), index_records(ground_truth, gname)
+    match_qids(sub, gt, sname, gname)
+    dataset = dataset or dataset_of(ground_truth)
+    mr = "pred_relevant_windows" in submission[0] and dataset not in ("tvsum", "youtube")
+    hd = dataset == "qvhighlights" and "pred_saliency_scores" in submission[0] and "saliency_scores" in ground_truth[0]
+    check_submission(sub, sname, mr, allow_inverted, hd_only=dataset in ("tvsum", "youtube"))
+    check_ground_truth(gt, gname, dataset, clip_len, mr, hd, allow_inverted)
+    if dataset in ("tvsum", "youtube"):
+        return eval_hd_domains(sub, gt, dataset)
+    full, brief = _mr_hd_metrics(sub, gt, submission, ground_truth, dataset, clip_len)
+    if not brief:
+        raise _nothing_to_score(sname, gname, ground_truth)
     if verbose:
         print(f"[eval_submission] {len(sub)} queries in {time.perf_counter() - t0:.2f} s")
     return {"brief": brief, **dict(sorted(full.items()))}
+
+
+def _nothing_to_score(sname: str, gname: str, ground_truth: list) -> VideoLightsError:
+    "The error for a submission that gives no metric at all, naming the field or the option that is missing."
+    if "label" in ground_truth[0]:
+        return VideoLightsError(f"{gname} holds TVSum / YouTube-HL labels; evaluate it with --dataset tvsum or youtube")
+    return VideoLightsError(
+        f"nothing to score: {sname} has no 'pred_relevant_windows' (and no 'pred_saliency_scores' for a ground truth "
+        "with 'saliency_scores') in its first record"
+    )
 
 # %% ../../nbs/evaluation/00_metrics.ipynb #c0042
 def format_table(metrics: dict) -> str:
     "The `brief` metrics as a two-column text table."
     b = metrics["brief"]
+    if not b:
+        return "(no metrics)"
     w = max(len(k) for k in b)
     return "\n".join([f"{'metric':<{w}}  value", f"{'-' * w}  -----"] + [f"{k:<{w}}  {v:6.2f}" for k, v in b.items()])

@@ -10,7 +10,7 @@ from torch import nn
 from safetensors.torch import save_file, load_file
 from ..core.config import VideoLightsConfig
 from ..core.errors import VideoLightsError
-from ..core.io import atomic_dir
+from ..core.io import atomic_dir, read_text
 from ..core.provenance import provenance
 from .videolights import build_model
 
@@ -79,6 +79,8 @@ def _checkpoint_dir(path) -> Path:
     for f in ("config.json", "model.safetensors"):
         if not (path / f).exists():
             raise VideoLightsError(f"checkpoint {path} has no {f} (expected files: {', '.join(FILES)})")
+        if (path / f).is_dir():
+            raise VideoLightsError(f"checkpoint {path}: {path / f} is a folder; expected a file")
     return path
 
 
@@ -87,7 +89,7 @@ def _read_json(p: Path, what: str) -> dict:
     if not p.exists():
         return {}
     try:
-        return json.loads(p.read_text())
+        return json.loads(read_text(p))
     except json.JSONDecodeError as e:
         raise VideoLightsError(f"{what} {p} is not valid JSON ({e}); the checkpoint is corrupt") from None
 

@@ -55,13 +55,16 @@ def load_official_file(path) -> dict:
         raise VideoLightsError(f"official checkpoint {path} not found")
     if path.is_dir():
         raise VideoLightsError(f"{path} is a directory; expected the original's .ckpt file (e.g. model_best.ckpt)")
+    if path.stat().st_size == 0:
+        raise VideoLightsError(f"official checkpoint {path} is an empty file (0 bytes); download or copy it again")
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             ck = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
+        why = (str(e).splitlines() or [""])[0][:120]
         raise VideoLightsError(
-            f"cannot read {path} as a checkpoint of the original code ({type(e).__name__}: "
-            f"{str(e).splitlines()[0][:300]}); only tensors, plain containers and argparse.Namespace are allowed"
+            f"cannot read {path} as a checkpoint of the original code: it is cut short, not a PyTorch file, or holds "
+            f"objects other than tensors, plain containers and argparse.Namespace ({type(e).__name__}: {why})"
         ) from None
     if isinstance(ck, dict) and "model" in ck and isinstance(ck["model"], dict):
         return ck
