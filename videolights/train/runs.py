@@ -82,7 +82,7 @@ def read_json(path, what: str):
         return json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise VideoLightsError(f"{what} {path} is missing") from None
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise VideoLightsError(f"{what} {path} is not valid JSON ({type(e).__name__}); it is damaged") from None
     except OSError as e:
         raise VideoLightsError(f"{what} {path} cannot be read ({e.strerror or e})") from None
@@ -118,7 +118,7 @@ def load_tree(folder, name: str):
     tensors = read_safetensors(st) if st.exists() else {}
     try:
         return _decode(doc["tree"], tensors)
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, RecursionError) as e:
         raise VideoLightsError(f"{path} is damaged or does not match {st.name} ({type(e).__name__}: {e})") from None
 
 # %% ../../nbs/train/02_runs.ipynb #r15
@@ -418,8 +418,9 @@ def _resume_options(out: Path, cfg, dataset, init_from, save_every) -> tuple:
     return rec, dataset, init_from or rec.get("init_from"), int(save_every or 0)
 
 
-def _start_run(folder: Path, cfg: VideoLightsConfig, rec: dict):
-    "The first files of a run: its record (the folder's marker), then its config."
+def _start_run(folder: Path, cfg: VideoLightsConfig, run: dict):
+    "The first files of a new run: its record (the folder's marker), then its config."
+    rec = run_record(run["dataset"], run["init_from"], run["save_every"])
     atomic_write_text(folder / RUN_RECORD, json.dumps(rec, indent=2) + "\n")
     cfg.save(folder / "config.json")
 
@@ -436,9 +437,8 @@ def open_run(cfg, out, dataset=None, init_from=None, save_every=None, resume=Fal
         rec, dataset, init_from, save_every = _resume_options(out, cfg, dataset, init_from, save_every)
     check_inputs(cfg, dataset, init_from if not resume or find_state(out) is None else None)
     run = dict(dataset=dataset, init_from=init_from, save_every=int(save_every or 0))
-    new_rec = rec or run_record(dataset, init_from, run["save_every"])
     ps.wait_for_everyone()
-    start, main = partial(_start_run, cfg=cfg, rec=new_rec), ps.is_main_process
+    start, main = partial(_start_run, cfg=cfg, run=run), ps.is_main_process
     with open_output(out, RUN_KIND, start, resume, overwrite, "--output-dir") if main else contextlib.nullcontext():
         if main and rec is not None and rec.get("save_every") != run["save_every"]:
             atomic_write_text(out / RUN_RECORD, json.dumps(dict(rec, save_every=run["save_every"]), indent=2) + "\n")
