@@ -14,7 +14,8 @@ from ..core.config import VideoLightsConfig
 from ..core.errors import VideoLightsError
 from ..core.io import atomic_write_text, claim_output, open_output, replace_dir
 from ..core.provenance import process_state, provenance
-from ..data.store import MANIFEST, check_blocks, read_manifest
+from ..data.store import MANIFEST, check_blocks, load_dataset, read_manifest
+from ..data.synthetic import load_default_dataset
 from ..model.checkpoint import load_checkpoint, state_dict_mismatch
 from ..model.videolights import build_model
 
@@ -402,9 +403,9 @@ def init_state(path, cfg: VideoLightsConfig, model=None) -> dict:
 
 
 def check_inputs(cfg: VideoLightsConfig, dataset=None, init_from=None) -> None:
-    "Check a run's inputs before its folder is touched: the dataset's manifest and blocks, the init checkpoint."
-    if dataset is not None:
-        check_dataset(cfg, read_manifest(dataset), dataset)
+    "Check a run's inputs before its folder is touched: the dataset (tables, blocks, splits), the init checkpoint."
+    dd = load_default_dataset(cfg) if dataset is None else load_dataset(dataset)  # memory-mapped: no features read
+    check_dataset(cfg, dd.manifest, dataset)
     if init_from:
         init_state(init_from, cfg)
 
@@ -435,7 +436,8 @@ def open_run(cfg, out, dataset=None, init_from=None, save_every=None, resume=Fal
     rec = None
     if resume:
         rec, dataset, init_from, save_every = _resume_options(out, cfg, dataset, init_from, save_every)
-    check_inputs(cfg, dataset, init_from if not resume or find_state(out) is None else None)
+    with ps.main_process_first():  # the main process builds a missing embedded dataset, the others then read it
+        check_inputs(cfg, dataset, init_from if not resume or find_state(out) is None else None)
     run = dict(dataset=dataset, init_from=init_from, save_every=int(save_every or 0))
     ps.wait_for_everyone()
     start, main = partial(_start_run, cfg=cfg, run=run), ps.is_main_process
