@@ -12,7 +12,6 @@ the proof that the speed-ups did not change training.
 """
 from pathlib import Path
 import pytest
-from videolights.core.config import ModelConfig
 from videolights.testing.parity import load_fixture, run_case, compare_runs, case_config
 
 FIX = Path(__file__).parent / "fixtures" / "train_parity"
@@ -25,14 +24,6 @@ FAST = {"batched": ["model.batched_neg_pass=true"], "sdpa": ["model.use_sdpa=tru
         "batched+sdpa": ["model.batched_neg_pass=true", "model.use_sdpa=true"],
         # the speed switches are on by default (18_speed); this runs the original's code path (two passes, explicit softmax)
         "faithful": ["model.batched_neg_pass=false", "model.use_sdpa=false", "model.quirk_neg_full_decoder=true"]}
-
-
-def need_flags(overrides):
-    "Skip when a speed switch does not exist (yet) in ModelConfig."
-    for o in overrides:
-        name = o.split("=")[0].split(".", 1)[1]
-        if name not in ModelConfig.__dataclass_fields__:
-            pytest.skip(f"model.{name} is not implemented in ModelConfig yet")
 
 
 def check(name, *overrides):
@@ -64,14 +55,12 @@ def test_small_default():
 
 @pytest.mark.parametrize("name", ["batched+sdpa", "faithful"])
 def test_small_fast_paths(name):
-    need_flags(FAST[name])
     check("small", *FAST[name])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["batched", "sdpa"])
 def test_small_fast_paths_each(name):
-    need_flags(FAST[name])
     check("small", *FAST[name])
 
 
@@ -94,7 +83,6 @@ def test_qvhighlights_full(name):
     assignments, total within 1e-4) covers the leading steps the control keeps; over all 20 steps the no-grad set must be
     the original's and the total must stay within 5% of the original's (the curves do not visibly part)."""
     ov = FAST.get(name, [])
-    need_flags(ov)
     fix = load_fixture(FIX / "qvhl_full.json")
     n = trusted_steps(fix)
     assert n >= 3, f"the control run keeps only {n} steps"
