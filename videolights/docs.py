@@ -50,7 +50,16 @@ SECTIONS = (  # the docs sidebar in reading order: (caption, pages); a page is a
     ("Training", ("train/*", "model/06_checkpoint")),
     ("Applications", ("apps/*", "model/07_convert")),
     ("Studies", ("studies/*",)),
-    ("Explanations", ("explanations/quirks", "explanations/training_parity", "explanations/speed", "explanations/*")),
+    (
+        "Explanations",
+        (
+            "explanations/quirks",
+            "explanations/training_parity",
+            "explanations/speed",
+            "explanations/mutants",
+            "explanations/*",
+        ),
+    ),
     ("API", ("page:api", "page:configuration", "core/*", "cli", "docs", "testing/*", "*")),
     ("Reports", ("page:reports/index",)),
 )
