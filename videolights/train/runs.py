@@ -213,9 +213,8 @@ def _restore(path, load, value):
         ) from None
 
 
-def load_state(acc, folder, model, optimizer, scheduler, train_state):
-    "Restore the state `write_state` saved in `folder` into the prepared objects and this process's generators."
-    folder = Path(folder)
+def _load_into(acc, folder: Path, model, optimizer, scheduler, train_state):
+    "Restore the state saved in `folder` into the prepared objects and this process's generators."
     meta = load_tree(folder, STATE_MARK.removesuffix(".json"))
     if not isinstance(meta, dict) or not {"scheduler", "train_state", "accelerator_step"} <= set(meta):
         raise VideoLightsError(f"{folder / STATE_MARK} lacks the scheduler, loop or accelerator state; it is damaged")
@@ -235,6 +234,17 @@ def load_state(acc, folder, model, optimizer, scheduler, train_state):
         _restore(folder / f"{rng}.json", set_rng_state, load_tree(folder, rng))
     else:  # resumed with more processes than saved it: this one keeps its seeded generators
         log.warning(f"{folder} has no {rng}.json (saved by {meta.get('processes')} processes); RNG not restored")
+
+
+def load_state(acc, folder, model, optimizer, scheduler, train_state):
+    "Restore what `write_state` saved in `folder`; a damaged file is one error naming it and the way out."
+    try:
+        _load_into(acc, Path(folder), model, optimizer, scheduler, train_state)
+    except VideoLightsError as e:
+        raise VideoLightsError(
+            f"{e}; to go on without this state, delete {folder} (--resume then starts again from step 0) "
+            "or replace the run with --overwrite"
+        ) from None
 
 # %% ../../nbs/train/02_runs.ipynb #r31
 RUN_KIND = "training run"  # the kind of output a run folder is (`videolights.core.io.OUTPUT_KINDS`)
@@ -389,7 +399,10 @@ def _config_diff(src: VideoLightsConfig, cfg: VideoLightsConfig) -> list:
 def init_state(path, cfg: VideoLightsConfig, model=None) -> dict:
     "The weights of checkpoint `path` to fine-tune `cfg` from, checked against `model` (default: built for `cfg`)."
     with torch.random.fork_rng():  # building models must not move our generators
-        src, scfg, _ = load_checkpoint(path)
+        try:
+            src, scfg, _ = load_checkpoint(path)
+        except VideoLightsError as e:
+            raise VideoLightsError(f"--init-from: {e}") from None
         model = build_model(cfg) if model is None else model
     weights = src.state_dict()
     bad = state_dict_mismatch(model.state_dict(), weights)
@@ -436,8 +449,11 @@ def open_run(cfg, out, dataset=None, init_from=None, save_every=None, resume=Fal
     rec = None
     if resume:
         rec, dataset, init_from, save_every = _resume_options(out, cfg, dataset, init_from, save_every)
-    with ps.main_process_first():  # the main process builds a missing embedded dataset, the others then read it
-        check_inputs(cfg, dataset, init_from if not resume or find_state(out) is None else None)
+    try:
+        with ps.main_process_first():  # the main process builds a missing embedded dataset, the others then read it
+            check_inputs(cfg, dataset, init_from if not resume or find_state(out) is None else None)
+    except VideoLightsError as e:
+        raise VideoLightsError(f"{e} (nothing of {out} was changed)" if overwrite else str(e)) from None
     run = dict(dataset=dataset, init_from=init_from, save_every=int(save_every or 0))
     ps.wait_for_everyone()
     start, main = partial(_start_run, cfg=cfg, run=run), ps.is_main_process
