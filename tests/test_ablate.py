@@ -58,6 +58,9 @@ def test_ci_grid_end_to_end_resume_and_determinism(root, tmp_path, cache, videol
         assert json.loads((d / "run.json").read_text())["status"] == "ok"
     readme = (sd / "README.md").read_text()
     assert "w/o FRA" in readme and "±" in readme and "git_commit" not in readme and "commit `" in readme
+    kept = sorted(p.name for p in (sd / "notebooks").glob("*.ipynb"))  # one executed notebook per arm, linked
+    assert len(kept) == 2, kept
+    assert all(f"(notebooks/{name})" in readme for name in kept), readme
     m1 = {d.name: json.loads((d / "metrics.json").read_text())["metrics"] for d in runs}
     # resume: nothing re-runs (run records untouched)
     before = {d.name: (d / "run.json").read_text() for d in runs}

@@ -1,10 +1,64 @@
-"""`videolights convert` end to end: an original-layout checkpoint file -> a checkpoint directory that loads, and back."""
+"""`videolights convert` end to end: an original-layout checkpoint file -> a checkpoint directory that loads, and back.
+
+`original_train_best.ckpt.xz` (tests/fixtures/model/make_original_checkpoint.py --original PATH) is a file that the
+ORIGINAL's own `train.py` wrote (`{"model", "optimizer", "lr_scheduler", "epoch", "opt"}` with its parsed Namespace),
+with the original model's outputs beside it: the other tests here build their "official" file with this package's
+`to_official`, which could share a mistake with `from_official`."""
+import hashlib
+import json
+import lzma
 import subprocess
+from pathlib import Path
+import pytest
 import torch
 from videolights.core.config import VideoLightsConfig, override
 from videolights.model.videolights import build_model
 from videolights.model.convert import to_official, official_options, load_official_file
 from videolights.model.checkpoint import load_checkpoint
+from videolights.model.convert import from_official
+from videolights.testing.compare import test_close
+
+MODEL_FIX = Path(__file__).parent / "fixtures" / "model"
+
+
+@pytest.fixture(scope="module")
+def original_train_file(tmp_path_factory):
+    "The checkpoint the original's train.py wrote (unpacked to a temporary model_best.ckpt) and its JSON record."
+    meta = json.loads((MODEL_FIX / "original_train_best.json").read_text())
+    raw = lzma.decompress((MODEL_FIX / "original_train_best.ckpt.xz").read_bytes())
+    assert hashlib.sha256(raw).hexdigest() == meta["sha256"]
+    path = tmp_path_factory.mktemp("original") / "model_best.ckpt"
+    path.write_bytes(raw)
+    return path, meta
+
+
+def assert_original_outputs(model, meta):
+    "`model` gives the original model's outputs on the fixture's inputs (within 1e-5, as the model-parity test)."
+    x = {k: torch.tensor(v) for k, v in meta["inputs"].items()}
+    with torch.no_grad():
+        out = model.eval()(**x)
+    for k, v in meta["outputs"].items():
+        test_close(out[k], v, eps=1e-5)
+
+
+def test_from_official_reads_what_the_original_trainer_wrote(original_train_file):
+    path, meta = original_train_file
+    assert meta["keys"] == ["epoch", "lr_scheduler", "model", "opt", "optimizer"] and meta["epoch"] == -1
+    model, cfg = from_official(path)
+    M = cfg.model
+    assert (M.hidden_dim, M.nheads, M.enc_layers, M.dec_layers, M.bicmf_layers, M.num_queries) == (256, 2, 1, 2, 1, 3)
+    assert cfg.loss.hard_pos_neg and cfg.loss.contrastive_align_loss and M.mr2hd and cfg.v_feat_dim == 28
+    assert_original_outputs(model, meta)
+
+
+def test_convert_cli_reads_what_the_original_trainer_wrote(original_train_file, tmp_path, videolights_cmd):
+    path, meta = original_train_file
+    r = subprocess.run([*videolights_cmd, "convert", "--checkpoint", str(path), "--out", str(tmp_path / "conv")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    model, cfg, info = load_checkpoint(tmp_path / "conv")
+    assert info["provenance"]["extra"]["epoch"] == -1 and cfg.model.num_queries == 3
+    assert_original_outputs(model, meta)
 
 
 def test_convert_cli(tmp_path, videolights_cmd):

@@ -5,8 +5,7 @@ import torch
 from videolights.core.config import VideoLightsConfig
 from videolights.core.errors import VideoLightsError
 from videolights.criterion.losses import build_criterion
-
-model_mod = pytest.importorskip("videolights.model.videolights")
+from videolights.model import videolights as model_mod
 
 
 def batch(cfg, B=3, Lv=12, Lt=5, seed=0):

@@ -12,5 +12,6 @@ set +e
 "$PY" -m pytest -q tests/ "$@"
 rc=$?
 set -e
-if [ $rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi
+# exit 5 is "no tests collected": a run that tests nothing fails (a wrong path or -k filter must not pass)
+if [ $rc -eq 5 ]; then echo "pytest: no tests collected: failing" >&2; fi
 exit $rc

@@ -4,12 +4,12 @@
 
 # %% ../nbs/cli.ipynb #525ab1f2
 from __future__ import annotations
-import argparse, json, logging, os, shutil, sys, time, traceback, warnings
+import argparse, json, logging, os, sys, time, traceback, warnings
 from pathlib import Path
 import numpy as np
 from .core.config import VideoLightsConfig, override
 from .core.errors import VideoLightsError, error_line
-from .core.io import atomic_write_text
+from .core.io import atomic_write_text, claim_file, claim_output
 from .core.provenance import process_state
 from .evaluation.metrics import DATASETS, EvalWarning, eval_submission, format_table
 
@@ -153,7 +153,9 @@ def _add_build_args(sub):
     b.add_argument("--annotations", nargs="+", required=True, help=ann_help)
     b.add_argument("--out", required=True)
     b.add_argument("--feat-dtype", default="float32", choices=("float32", "float16"))
-    b.add_argument("--overwrite", action="store_true")
+    b.add_argument(
+        "--overwrite", action="store_true", help="replace the videolights dataset at --out (never another folder)"
+    )
     b.add_argument("--source", default="")
     b.add_argument("--license", default="")
     csv_help = "Charades csv file(s) with durations, for Charades-STA .txt annotations"
@@ -171,7 +173,9 @@ def _add_synth_args(sub):
     s.add_argument("--n-train", type=int, default=None)
     s.add_argument("--n-val", type=int, default=None)
     s.add_argument("--feat-dtype", default="float32", choices=("float32", "float16"))
-    s.add_argument("--overwrite", action="store_true")
+    s.add_argument(
+        "--overwrite", action="store_true", help="replace the videolights dataset at --out (never another folder)"
+    )
 
 
 def _data_parser() -> argparse.ArgumentParser:
@@ -269,6 +273,7 @@ def _convert_parser() -> argparse.ArgumentParser:
         "--to-official", action="store_true", help="write the original's {'model', 'opt', 'epoch'} file instead"
     )
     p.add_argument("--no-strict", action="store_true", help="load matching keys only (mismatches are logged)")
+    p.add_argument("--overwrite", action="store_true", help="replace the checkpoint (or file) at --out")
     return p
 
 # %% ../nbs/cli.ipynb #cli_convert2
@@ -279,6 +284,7 @@ def convert_command(argv: list[str] | None = None) -> int:
 
     a = _convert_parser().parse_args(argv)
     if a.to_official:
+        claim_file(a.out, a.overwrite)
         model, cfg, info = load_checkpoint(a.checkpoint)
         ep = info.get("provenance", {}).get("extra", {}).get("epoch")
         to_official(model, cfg, path=a.out, epoch=ep if isinstance(ep, int) else -1)
@@ -286,6 +292,7 @@ def convert_command(argv: list[str] | None = None) -> int:
             f"converted {a.checkpoint} -> {a.out} (the original's layout, dset_name {official_options(cfg).dset_name})"
         )
         return 0
+    claim_output(a.out, "checkpoint", overwrite=a.overwrite)  # refused before the input is read
     model, cfg = from_official(a.checkpoint, strict=not a.no_strict)
     ck = load_official_file(a.checkpoint)
     save_checkpoint(
@@ -309,22 +316,21 @@ def _train_parser(prog, pretrain=False):
         + " with Accelerate (use `accelerate launch -m videolights.train ...` for several processes).",
     )
     ap.add_argument(
-        "--preset", default="synthetic", help="config preset: qvhighlights charades tvsum youtube synthetic tiny"
+        "--preset", help="config preset: qvhighlights charades tvsum youtube synthetic tiny (default: synthetic)"
     )
     ap.add_argument("--config", help="config JSON (replaces --preset)")
     ap.add_argument(
         "--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="config override (repeatable)"
     )
-    ap.add_argument(
-        "--dataset",
-        required=pretrain,
-        help="dataset directory (default: the embedded synthetic dataset, built on first use)",
-    )
+    what = "the pretraining corpus" if pretrain else "dataset directory (default: the embedded synthetic dataset)"
+    ap.add_argument("--dataset", help=f"{what}; with --resume, the run's own")
     ap.add_argument("--output-dir", help="run directory (default: runs/<preset>)")
     ap.add_argument(
         "--resume", action="store_true", help="continue the run in --output-dir exactly where its saved state stopped"
     )
-    ap.add_argument("--overwrite", action="store_true", help="replace a finished or interrupted run in --output-dir")
+    ap.add_argument(
+        "--overwrite", action="store_true", help="replace the training run in --output-dir (after checking the inputs)"
+    )
     ap.add_argument("--init-from", help="checkpoint directory to start from (fine-tuning after `videolights pretrain`)")
     ap.add_argument("--domain", help="TVSum / YouTube-HL domain (default: every domain, one run each)")
     ap.add_argument(
@@ -334,55 +340,52 @@ def _train_parser(prog, pretrain=False):
     )
     ap.add_argument("--seed", type=int, help="train.seed")
     ap.add_argument(
-        "--save-every", type=int, default=0, help="also save the full training state every N optimizer steps"
+        "--save-every", type=int, help="also save the training state every N optimizer steps (kept on --resume)"
     )
     return ap
 
 # %% ../nbs/cli.ipynb #cli_train2
+def _config_items(a) -> list:
+    "The `--set`, `--seed` and `--domain` options as override items."
+    seed = [f"train.seed={a.seed}"] if a.seed is not None else []
+    return a.set + seed + ([f"data.domain={json.dumps(a.domain)}"] if a.domain else [])
+
+
+def _resumed_base(a) -> VideoLightsConfig:
+    "On `--resume`: the config named by `--config`/`--preset` (checked against the run's), else the run's own."
+    from videolights.train.runs import read_run_config  # lazy: torch only for this command
+
+    if not a.output_dir:
+        raise VideoLightsError("--resume needs --output-dir of a training run")
+    if a.config or a.preset:
+        return VideoLightsConfig.load(a.config) if a.config else VideoLightsConfig.from_preset(a.preset)
+    claim_output(a.output_dir, "training run", resume=True, flag="--output-dir")
+    return override(read_run_config(a.output_dir), ["train.max_steps=-1"])  # reset unless --max-steps is given
+
+
 def _train_config(a) -> VideoLightsConfig:
-    out = Path(a.output_dir) if a.output_dir else None
+    "The config the options describe (on `--resume`, `fit` refuses it if it differs from the run's)."
     if a.resume:
-        if out is None or not (out / "config.json").exists():
-            raise VideoLightsError(f"--resume needs --output-dir of a run holding config.json (got {out})")
-        bad = [s for s in a.set if not s.startswith("train.max_")]
-        if bad or a.config or a.seed is not None or a.domain:
-            raise VideoLightsError(
-                f"--resume continues the saved config of {out}; only --max-steps and --set train.max_* may change "
-                f"(got {bad or 'other options'})"
-            )
-        cfg = override(VideoLightsConfig.load(out / "config.json"), ["train.max_steps=-1"] + a.set)
+        cfg = _resumed_base(a)
     else:
-        cfg = VideoLightsConfig.load(a.config) if a.config else VideoLightsConfig.from_preset(a.preset)
-        cfg = override(
-            cfg,
-            a.set
-            + ([f"train.seed={a.seed}"] if a.seed is not None else [])
-            + ([f"data.domain={json.dumps(a.domain)}"] if a.domain else []),
-        )
+        cfg = VideoLightsConfig.load(a.config) if a.config else VideoLightsConfig.from_preset(a.preset or "synthetic")
+    cfg = override(cfg, _config_items(a))
     if a.max_steps is not None:
         cfg = override(cfg, [f"train.max_steps={a.max_steps}"])
     return cfg
 
 # %% ../nbs/cli.ipynb #cli_train3
-def _clear_run(out: Path):
-    "Remove what a previous run in `out` left that would make this one look resumed (`--overwrite`)."
-    for p in ("state", "train_summary.json", "metrics.json", "log.jsonl"):
-        (shutil.rmtree if (out / p).is_dir() else lambda q: q.unlink(missing_ok=True))(out / p)
-
-
 def _run_training(argv, prog, pretrain=False) -> int:
-    from videolights.train.loop import check_output_dir, fit  # lazy: torch only for this command
+    from videolights.train.loop import fit  # lazy: torch only for this command
 
     a = _train_parser(prog, pretrain).parse_args(argv)
+    if pretrain and not a.dataset and not a.resume:
+        raise VideoLightsError(
+            f"{prog} needs --dataset (a pretraining corpus: `videolights data synth --variant pretrain`)"
+        )
     cfg = _train_config(a)
     out = Path(a.output_dir or f"runs/{'pretrain-' if pretrain else ''}{cfg.preset}")
-    ps = process_state()
-    if ps.is_main_process:
-        check_output_dir(out, a.resume, a.overwrite)
-    if a.overwrite and not a.resume and ps.is_main_process:
-        _clear_run(out)
-    ps.wait_for_everyone()
-    fit(cfg, out, a.dataset, a.resume, a.init_from, a.save_every)
+    fit(cfg, out, a.dataset, a.resume, a.init_from, a.save_every, a.overwrite)
     return 0
 
 # %% ../nbs/cli.ipynb #cc5

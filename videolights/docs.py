@@ -54,6 +54,7 @@ SECTIONS = (  # the docs sidebar in reading order: (caption, pages); a page is a
             "explanations/quirks",
             "explanations/training_parity",
             "explanations/speed",
+            "explanations/mutants",
             "model/08_fast_dropout",
             "model/09_batched_negatives",
             "explanations/*",

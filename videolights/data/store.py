@@ -13,7 +13,7 @@ import datasets as hf
 import pandas as pd
 from ..core.config import VideoLightsConfig
 from ..core.errors import VideoLightsError
-from ..core.io import atomic_dir, load_jsonl, read_text
+from ..core.io import LOCK_NAME, atomic_dir, claim_output, load_jsonl, locked_dir, read_text
 from .layout import align_blocks, block_dim, read_text_block, read_video_block, text_file, video_file
 
 log = logging.getLogger(__name__)
@@ -213,8 +213,7 @@ def dataset_card(m: dict) -> str:
 def save_dataset(dd, out, manifest: dict, overwrite=False) -> Path:
     "Save `dd` (a DatasetDict with a `videos` table) with manifest and card, atomically (temp dir, then rename)."
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise VideoLightsError(f"{out} already exists; pass overwrite=True (CLI: --overwrite) or choose another --out")
+    claim_output(out, "dataset", overwrite=overwrite)  # replaces only a dataset, and only with `overwrite`
     splits = {k: len(v) for k, v in dd.items() if k != "videos"}
     m = dict(manifest, format_version=FORMAT_VERSION, splits=splits, n_videos=len(dd["videos"]), complete=True)
     with atomic_dir(out) as tmp:
@@ -338,6 +337,10 @@ def _chunked(tbl_dir, items, fn, features, chunk, desc):
 def _partial_dir(out: Path, args: dict) -> Path:
     "The `.{name}.partial` folder of a build of `out` with `args`; one left by a build with other `args` is refused."
     part = out.parent / f".{out.name}.partial"
+    if part.is_dir() and not (part / "args.json").exists() and any(p.name != LOCK_NAME for p in part.iterdir()):
+        raise VideoLightsError(
+            f"{part} is not an interrupted videolights build (no args.json); delete it to start over"
+        )
     if part.exists() and (part / "args.json").exists() and json.loads((part / "args.json").read_text()) != args:
         raise VideoLightsError(f"{part} holds an interrupted build with other arguments; delete it to start over")
     part.mkdir(parents=True, exist_ok=True)
@@ -448,20 +451,22 @@ def build_dataset(
     "Build a dataset at `out` from annotations and official-layout feature directories (resumes an interrupted build)."
     out = Path(out)
     video, text = _block_sources(video_dirs, text_dirs, video_blocks, text_blocks)
-    if out.exists() and not overwrite:
-        raise VideoLightsError(f"{out} already exists; pass --overwrite or choose another --out")
+    claim_output(out, "dataset", overwrite=overwrite)  # before the long build: refuses a foreign or existing `out`
     cl = DEFAULT_CLIP_LEN[kind] if clip_len is None else float(clip_len)
     recs = _read_splits(annotations, kind, cl)
     video, text = _block_dims(recs, video, text, kind)  # each block's dim, from its first files
     args = _build_args(annotations, video, text, kind, feat_dtype, chunk)
     part = _partial_dir(out, args)
-    dd = _write_tables(part, recs, video, text, kind, feat_dtype, chunk)
-    counts = _window_counts(recs, dict(zip(dd["videos"]["vid"], dd["videos"]["n_clips"])))
-    vb, tb = [list(b) for b in zip(video.names, video.dims)], [list(b) for b in zip(text.names, text.dims)]
-    man = dict(name=name or out.name, kind=kind, clip_len=cl, video_blocks=vb, text_blocks=tb, feat_dtype=feat_dtype)
-    man.update(source=source, license=license, counts=counts, build_args=args)
-    save_dataset(hf.DatasetDict(dd), out, man, overwrite=overwrite)
-    shutil.rmtree(part, ignore_errors=True)
+    with locked_dir(part):  # a second build of `out` stops at once
+        dd = _write_tables(part, recs, video, text, kind, feat_dtype, chunk)
+        counts = _window_counts(recs, dict(zip(dd["videos"]["vid"], dd["videos"]["n_clips"])))
+        vb, tb = [list(b) for b in zip(video.names, video.dims)], [list(b) for b in zip(text.names, text.dims)]
+        man = dict(
+            name=name or out.name, kind=kind, clip_len=cl, video_blocks=vb, text_blocks=tb, feat_dtype=feat_dtype
+        )
+        man.update(source=source, license=license, counts=counts, build_args=args)
+        save_dataset(hf.DatasetDict(dd), out, man, overwrite=overwrite)
+        shutil.rmtree(part, ignore_errors=True)
     return out
 
 # %% ../../nbs/data/00_store.ipynb #c0026

@@ -17,8 +17,8 @@ from ..core.provenance import provenance
 from .grid import Grid, DEFAULT_METRICS, run_id, GRID_DIR, NB_DIR
 
 # %% auto #0
-__all__ = ['SWITCHES', 'collect', 'summarize', 'table', 'plot_deltas', 'plot_arm_curves', 'shipped_name',
-           'render_report', 'write_index']
+__all__ = ['SWITCHES', 'NOTEBOOKS_NOTE', 'collect', 'summarize', 'table', 'plot_deltas', 'plot_arm_curves',
+           'shipped_name', 'arm_notebooks', 'render_report', 'write_index']
 
 # %% ../../nbs/studies/02_report.ipynb #c0008
 def collect(grid: Grid, records: list, reports="reports"):
@@ -313,8 +313,38 @@ def _results_lines(grid: Grid, t) -> list:
     ] + arms
 
 # %% ../../nbs/studies/02_report.ipynb #rp_body2
-def _runs_lines(grid: Grid, records, stale: list) -> list:
-    "The sections on stale and failed runs (when there are any) and the table of every run."
+NOTEBOOKS_NOTE = (
+    "Each arm's first seed links its executed notebook (`notebooks/`, kept in git); the other runs link their record "
+    "(`runs/<run-id>/run.json`: parameters, status, time). `videolights ablate` writes every run's executed "
+    "notebook to `runs/<run-id>/` (not in git) and reuses the runs already done."
+)
+
+
+def arm_notebooks(grid: Grid, records, sd: Path) -> dict:
+    "Copy each arm's first-seed executed notebook to `sd/notebooks/` (kept in git), drop others; run id -> link."
+    nd = sd / "notebooks"
+    nd.mkdir(parents=True, exist_ok=True)
+    links = {}
+    for arm in grid.arms:
+        ok = sorted((r for r in records if r["arm"] == arm and r["status"] == "ok"), key=lambda r: r["seed"])
+        if not ok:
+            continue
+        r = ok[0]
+        dst = nd / f"{_slug(arm)}_s{r['seed']}.ipynb"
+        src = sd / "runs" / r["run_id"] / r["notebook"]
+        if src.exists():  # a run reused in a fresh clone has no notebook: the tracked copy stays
+            shutil.copyfile(src, dst)
+        if dst.exists():
+            links[r["run_id"]] = f"notebooks/{dst.name}"
+    keep = {Path(v).name for v in links.values()}
+    for p in nd.glob("*.ipynb"):
+        if p.name not in keep:
+            p.unlink()
+    return links
+
+
+def _runs_lines(grid: Grid, records, stale: list, links: dict) -> list:
+    "The sections on stale and failed runs (when there are any) and the table of every run (`links`: run id -> link)."
     L = []
     if stale:
         L += ["", "## Runs whose saved config differs from the grid's", ""]
@@ -334,8 +364,10 @@ def _runs_lines(grid: Grid, records, stale: list) -> list:
     L += ["", "## Runs", "", "| arm | seed | run | status | seconds |", "|---|---|---|---|---|"]
     order = {a: i for i, a in enumerate(grid.arms)}
     for r in sorted(records, key=lambda r: (order.get(r["arm"], 0), r["seed"])):
-        link = f"[`{r['run_id']}`](runs/{r['run_id']}/{r['notebook']})"
+        target = links.get(r["run_id"], f"runs/{r['run_id']}/run.json")
+        link = f"[`{r['run_id']}`]({target})"
         L.append(f"| {r['arm']} | {r['seed']} | {link} | {r['status']} | {r['seconds']:.0f} |")
+    L += ["", NOTEBOOKS_NOTE]
     return L
 
 # %% ../../nbs/studies/02_report.ipynb #rp_render1
@@ -380,7 +412,7 @@ def render_report(
     L = _head_lines(grid, records, prov, _baseline_config(grid, ok, sd), seconds, command)
     L += _results_lines(grid, t) + _same_as(grid)
     L += ["", "## Figures", ""] + [f"![{p.stem}](figures/{p.name})" for p in figs if p]
-    L += _runs_lines(grid, records, _stale(grid, ok, reports))
+    L += _runs_lines(grid, records, _stale(grid, ok, reports), arm_notebooks(grid, records, sd))
     b = f"{grid.baseline}, seed {grid.seeds[0]}"
     L += ["", f"Base config ({b}): see `runs/<run-id>/config.json`; provenance: `provenance.json`.", ""]
     atomic_write_text(sd / "README.md", "\n".join(L))

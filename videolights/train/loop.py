@@ -4,7 +4,7 @@
 
 # %% ../../nbs/train/00_loop.ipynb #c0003
 from __future__ import annotations
-import json, logging, math, shutil, time, uuid
+import json, logging, math, time
 from pathlib import Path
 from dataclasses import dataclass, field, replace
 import datasets as hf
@@ -15,26 +15,26 @@ from accelerate import Accelerator
 from accelerate.utils import DistributedDataParallelKwargs, set_seed
 from ..core.config import VideoLightsConfig
 from ..core.errors import VideoLightsError, ConfigError
-from ..core.io import atomic_write_text, atomic_path, replace_dir, save_jsonl
+from ..core.io import atomic_write_text, atomic_path, save_jsonl
 from ..core.provenance import process_state
 from ..evaluation.metrics import eval_submission
 from ..data.batching import VideoLightsDataset, make_loader
-from ..data.store import load_dataset, check_blocks
+from ..data.store import load_dataset
 from ..data.synthetic import load_default_dataset
-from ..model.checkpoint import load_checkpoint, state_dict_mismatch, save_checkpoint
+from ..model.checkpoint import save_checkpoint
 from ..model.postprocess import postprocess
 from ..model.videolights import build_model
 from ..criterion.losses import build_criterion
+from .runs import check_dataset, find_state, init_state, load_state, open_run, read_json, save_state
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'MR_STOP_WEIGHTS', 'WINDOW_STOP_WEIGHTS', 'EVAL_DATASET', 'CURVE_KEYS', 'stop_score',
-           'selection_score', 'TrainState', 'load_splits', 'domains_of', 'evaluate', 'to_float',
-           'check_output_dir', 'save_state', 'state_dir', 'write_log', 'plot_history', 'init_weights',
-           'make_optimizer', 'Training', 'setup_training', 'failure_anywhere', 'train_step',
-           'train_one_epoch', 'evaluate_run', 'end_epoch', 'evaluate_epoch', 'save_epoch', 'train_run',
-           'summary_table', 'fit']
+           'selection_score', 'TrainState', 'load_splits', 'domains_of', 'evaluate', 'to_float', 'write_log',
+           'plot_history', 'init_weights', 'make_optimizer', 'Training', 'setup_training', 'failure_anywhere',
+           'train_step', 'train_one_epoch', 'evaluate_run', 'end_epoch', 'evaluate_epoch', 'save_epoch',
+           'train_run', 'summary_table', 'fit']
 
 # %% ../../nbs/train/00_loop.ipynb #c0006
 MR_STOP_WEIGHTS = {
@@ -81,23 +81,18 @@ class TrainState:
     def state_dict(self):
         return dict(vars(self))
 
-    def load_state_dict(self, d):
+    def load_state_dict(self, d: dict):
+        unknown = set(d) - set(vars(self))
+        if unknown:
+            raise KeyError(f"unknown training-state fields {sorted(unknown)}")
         vars(self).update(d)
 
 # %% ../../nbs/train/00_loop.ipynb #c0013
 def load_splits(cfg: VideoLightsConfig, dataset=None, domain=None):
     "(train, val) `VideoLightsDataset`s and the val ground truth of `dataset` (default: the embedded synthetic set)."
     dd = load_default_dataset(cfg) if dataset is None else load_dataset(dataset)  # default: generated with cfg's blocks
-    try:
-        check_blocks(dd.manifest, cfg)
-    except VideoLightsError as e:
-        raise VideoLightsError(
-            f"dataset {dataset or 'synthetic (embedded)'} does not fit the config: {e}; pick the preset of this "
-            "dataset or set data.video_blocks / data.text_blocks to its blocks (`videolights data info`)"
-        ) from None
+    check_dataset(cfg, dd.manifest, dataset)  # blocks fit the config, a train split exists
     val = next((s for s in ("val", "valid") if s in dd), None)
-    if "train" not in dd:
-        raise VideoLightsError(f"dataset {dataset} has no 'train' split (splits: {list(dd)})")
     if domain is not None:
         dd = _domain_subset(dd, domain, val, dataset)
     tr = VideoLightsDataset(dd, "train", cfg)
@@ -163,49 +158,6 @@ def _bar(it, accelerator, desc, **kw):
     return tqdm(it, desc=desc, leave=False, dynamic_ncols=True, disable=not accelerator.is_main_process, **kw)
 
 # %% ../../nbs/train/00_loop.ipynb #c0020
-def check_output_dir(out: Path, resume=False, overwrite=False):
-    "Create `out` and make sure it is writable and holds no other run (unless `resume` / `overwrite`)."
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-test-{uuid.uuid4().hex[:6]}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise VideoLightsError(
-            f"output directory {out} is not writable ({e.strerror or e}); choose another --output-dir"
-        ) from None
-    if not resume and not overwrite and ((out / "state").exists() or (out / "train_summary.json").exists()):
-        raise VideoLightsError(
-            f"{out} already holds a training run; pass --resume to continue it, --overwrite to replace it, "
-            "or choose another --output-dir"
-        )
-
-
-def save_state(accelerator, out: Path):
-    "`accelerator.save_state` into `out/state` atomically: every process writes a temporary folder, then `replace_dir`."
-    tmp = out / ".state.tmp"
-    if accelerator.is_main_process:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        replace_dir(tmp, out / "state", out / ".state.old")  # the fixed `old` is what `state_dir` falls back to
-    accelerator.wait_for_everyone()
-
-
-def state_dir(out: Path) -> Path:
-    "The saved training state of `out` (falls back to the previous one if a save was cut between the two renames)."
-    for p in (out / "state", out / ".state.old"):
-        if (p / "custom_checkpoint_1.pkl").exists():
-            return p
-    raise VideoLightsError(
-        f"--resume: no saved training state in {out}/state; start without --resume (or with --overwrite)"
-    )
-
-
 def write_log(out: Path, history: list):
     "The metrics log `log.jsonl` (one line per epoch), rewritten from the saved history: no duplicates after a resume."
     save_jsonl(history, out / "log.jsonl")
@@ -239,30 +191,9 @@ def plot_history(history: list, title: str = "", path=None):
     return fig
 
 # %% ../../nbs/train/00_loop.ipynb #c0024
-def _config_diff(src: VideoLightsConfig, cfg: VideoLightsConfig) -> list:
-    "The model fields and feature dims in which `src` differs from `cfg`, as `field=value (this run: value)`."
-    diff = [
-        f"model.{k}={v!r} (this run: {getattr(cfg.model, k)!r})"
-        for k, v in vars(src.model).items()
-        if getattr(cfg.model, k) != v
-    ]
-    dims = [k for k in ("v_feat_dim", "t_feat_dim") if getattr(src, k) != getattr(cfg, k)]
-    return diff + [f"{k}={getattr(src, k)} (this run: {getattr(cfg, k)})" for k in dims]
-
-
 def init_weights(model, path, cfg: VideoLightsConfig):
     "Load the weights of checkpoint `path` into `model` (fine-tuning); a clear error when its config does not fit."
-    with torch.random.fork_rng():
-        src, scfg, _ = load_checkpoint(path)  # building it must not move our RNG
-    sd = src.state_dict()
-    bad = state_dict_mismatch(model.state_dict(), sd)
-    if bad:
-        raise VideoLightsError(
-            f"--init-from {path}: that checkpoint was trained with another config "
-            f"({'; '.join(_config_diff(scfg, cfg)) or 'same fields'}); its weights do not fit this model: {bad}. "
-            "Use a checkpoint of the same model and feature dims, or the matching --preset/--set"
-        )
-    model.load_state_dict(sd)
+    model.load_state_dict(init_state(path, cfg, model))
 
 # %% ../../nbs/train/00_loop.ipynb #lp_setup1
 def _make_accelerator(cfg):
@@ -312,6 +243,10 @@ class Training:
     gt: list | None = None  # the val ground truth
     st: TrainState = field(default_factory=TrainState)  # counters, best score, history (saved with the state)
 
+    def save_state(self):
+        "Save the training state into `out/state` (every process calls it)."
+        save_state(self.acc, self.out, self.raw, self.opt, self.sched, self.st)
+
     def checkpoint_info(self) -> dict:
         "What a checkpoint's provenance records of the run: epoch, step, processes, dataset."
         dataset = str(self.dataset or "synthetic (embedded)")
@@ -319,7 +254,7 @@ class Training:
 
 # %% ../../nbs/train/00_loop.ipynb #lp_setup2
 def setup_training(cfg: VideoLightsConfig, out, dataset=None, resume=False, init_from=None, title="") -> Training:
-    "Accelerator, seed, data, model (from `init_from` unless resuming), criterion, AdamW, StepLR: prepared, restored."
+    "Accelerator, seed, data, model (from `init_from` unless resumed), criterion, AdamW, StepLR: prepared, restored."
     t = Training(cfg, Path(out), dataset, title, t0=time.time())
     logging.getLogger("accelerate").setLevel(logging.WARNING)
     t.acc = acc = _make_accelerator(cfg)
@@ -327,8 +262,9 @@ def setup_training(cfg: VideoLightsConfig, out, dataset=None, resume=False, init
     set_seed(cfg.train.seed)  # before the model is built
     with acc.main_process_first():
         t.train_ds, va, t.gt = load_splits(cfg, dataset, cfg.data.domain)  # rank 0 builds a missing default set
+    state = find_state(t.out) if resume else None  # None: a new run, or one killed before its first save
     model, t.crit = build_model(cfg), build_criterion(cfg)
-    if init_from and not resume:
+    if init_from and state is None:
         init_weights(model, init_from, cfg)
     opt = make_optimizer(model, cfg)
     t.sched = torch.optim.lr_scheduler.StepLR(opt, cfg.train.lr_drop)  # stepped per epoch, not prepared
@@ -337,12 +273,11 @@ def setup_training(cfg: VideoLightsConfig, out, dataset=None, resume=False, init
     eval_dl = _loader(va, cfg, cfg.train.eval_bsz, shuffle=False) if va is not None else None
     t.model, t.opt, t.train_dl = acc.prepare(model, opt, train_dl)
     t.eval_dl = acc.prepare(eval_dl) if eval_dl is not None else None
-    acc.register_for_checkpointing(t.sched, t.st)
-    if resume:
-        acc.load_state(str(state_dir(t.out)))
+    t.raw = acc.unwrap_model(t.model)
+    if state is not None:
+        load_state(acc, state, t.raw, t.opt, t.sched, t.st)
     elif acc.is_main_process:
         cfg.save(t.out / "config.json")
-    t.raw = acc.unwrap_model(t.model)
     return t
 
 # %% ../../nbs/train/00_loop.ipynb #lp_step1
@@ -428,7 +363,7 @@ def train_one_epoch(t: Training, epoch: int, save_every: int = 0) -> str | None:
         if acc.sync_gradients:
             st.step += 1
             if save_every and st.step % save_every == 0:
-                save_state(acc, t.out)
+                t.save_state()
             stop = _limit_reached(t)
             if stop:
                 break
@@ -478,7 +413,7 @@ def save_epoch(t: Training, row: dict):
     if t.acc.is_main_process:
         write_log(t.out, t.st.history)
         plt.close(plot_history(t.st.history, t.title, t.out / "training_curve.png"))
-    save_state(t.acc, t.out)
+    t.save_state()
 
 # %% ../../nbs/train/00_loop.ipynb #c0026
 def train_run(cfg: VideoLightsConfig, out, dataset=None, resume=False, init_from=None, save_every=0, title="") -> dict:
@@ -488,7 +423,7 @@ def train_run(cfg: VideoLightsConfig, out, dataset=None, resume=False, init_from
     for epoch in range(st.epoch, T.n_epoch):
         stop = train_one_epoch(t, epoch, save_every)
         if stop and st.batch < len(t.train_dl):
-            save_state(t.acc, t.out)
+            t.save_state()
             break  # stopped inside the epoch
         row = end_epoch(t, epoch)
         evaluate_epoch(t, epoch, row)
@@ -569,25 +504,30 @@ def _average_domains(res: dict, out: Path) -> dict:
     return metrics
 
 
-def fit(cfg: VideoLightsConfig, out, dataset=None, resume=False, init_from=None, save_every=0) -> dict:
-    "Train `cfg` into `out`: one run, or for TVSum / YouTube-HL without `data.domain` a run per domain and the average."
-    out = Path(out)
-    doms = domains_of(load_dataset(dataset)) if dataset is not None and cfg.hd_only and cfg.data.domain is None else []
-    if not doms:
-        return train_run(cfg, out, dataset, resume, init_from, save_every)
-    if process_state().is_main_process:
-        cfg.save(out / "config.json")  # lets --resume find the run
+def _domain_runs(cfg: VideoLightsConfig, out: Path, doms: list, dataset, resume, init_from, save_every) -> dict:
+    "One run per domain into `out/<domain>` (finished ones skipped on resume), and their average."
     res = {}
     for d in doms:
         dout = out / d
         if resume and (dout / "train_summary.json").exists():
-            metrics = json.loads((dout / "metrics.json").read_text())
-            res[d] = dict(json.loads((dout / "train_summary.json").read_text()), metrics=metrics)
+            metrics = read_json(dout / "metrics.json", "metrics of a finished domain")
+            res[d] = dict(read_json(dout / "train_summary.json", "summary of a finished domain"), metrics=metrics)
             continue
         dcfg = replace(cfg, data=replace(cfg.data, domain=d))
         dout.mkdir(parents=True, exist_ok=True)
-        dres = resume and (dout / "state").exists()
-        res[d] = train_run(dcfg, dout, dataset, dres, init_from, save_every, title=f"{d}: ")
+        res[d] = train_run(dcfg, dout, dataset, resume, init_from, save_every, title=f"{d}: ")
     metrics = _average_domains(res, out)
     domains = {d: {k: v for k, v in r.items() if k != "metrics"} for d, r in res.items()}
     return {"status": "completed", "domains": domains, "metrics": metrics}
+
+
+def fit(cfg: VideoLightsConfig, out, dataset=None, resume=False, init_from=None, save_every=None, overwrite=False):
+    "Train `cfg` into `out`: one run, or for TVSum / YouTube-HL without `data.domain` a run per domain and the average."
+    out = Path(out)
+    with open_run(cfg, out, dataset, init_from, save_every, resume, overwrite) as run:
+        dataset, init_from, save_every = run["dataset"], run["init_from"], run["save_every"]
+        per_domain = dataset is not None and cfg.hd_only and cfg.data.domain is None
+        doms = domains_of(load_dataset(dataset)) if per_domain else []
+        if not doms:
+            return train_run(cfg, out, dataset, resume, init_from, save_every)
+        return _domain_runs(cfg, out, doms, dataset, resume, init_from, save_every)
