@@ -253,6 +253,7 @@ def test_bf16_autocast_trains(reference_run, tiny_ds, tmp_path):
     ref = json.loads((reference_run / "log.jsonl").read_text().splitlines()[0])
     assert row["step"] == ref["step"] == 6 and math.isfinite(row["loss_overall"])
     assert row["loss_overall"] != ref["loss_overall"]                               # bf16 matmuls: not the fp32 numbers
-    assert abs(row["loss_overall"] - ref["loss_overall"]) < 0.05 * ref["loss_overall"]
+    # bf16 moves this first-epoch loss by 1.6e-4 .. 1.8e-3 relative over train.seed 2018, 1, 2, 3, 4 (measured): 5e-3
+    assert abs(row["loss_overall"] - ref["loss_overall"]) < 5e-3 * ref["loss_overall"]
     import torch
     assert all(v.dtype == torch.float32 for k, v in weights(out / "last").items() if v.is_floating_point())

@@ -218,11 +218,11 @@ MUTANTS = [
         [T_LOSS],
     ),
     Mutant(
-        "losses-saliency-norm-scores",
+        "losses-saliency-row-min",
         LOSS,
-        "(scores - s.min()) / (labels.max() - labels.min())",
-        "(scores - s.min()) / (scores.max() - scores.min())",
-        "saliency min-max normalised by the scores' range instead of the labels' (the original's)",
+        "s = (scores - s.min()) / (labels.max() - labels.min()) if padded else scores - s.min()",
+        "s = (scores - s.min(1, keepdim=True)[0]) / (labels.max() - labels.min()) if padded else scores - s.min()",
+        "saliency shifted by each row's minimum, not the batch minimum the original uses",
         [T_LOSS],
     ),
     Mutant(
