@@ -433,7 +433,11 @@ def table(results: list) -> str:
     return "\n".join(rows)
 
 
-def write_docs(results: list, secs: float):
+def minutes(results: list) -> float:
+    return sum(r["pytest"]["seconds"] + r["notebook_result"]["seconds"] for r in results) / 60
+
+
+def write_docs(results: list):
     "Put the table in the docs page's `mutant-table` cell."
     nb = json.loads(DOCS_NB.read_text())
     by_readme = sum(r["pytest"]["caught"] or r["notebook_result"]["caught"] for r in results)
@@ -441,7 +445,7 @@ def write_docs(results: list, secs: float):
     own = sum(r["notebook_result"]["caught"] for r in results)
     text = (
         f"Last run: {len(results)} mutants; {by_readme} caught by the README's test command ({by_pytest} by pytest "
-        f"alone), {own} by their own notebook ({secs / 60:.0f} min).\n\n" + table(results)
+        f"alone), {own} by their own notebook ({minutes(results):.0f} min of test runs).\n\n" + table(results)
     )
     for c in nb["cells"]:
         if c.get("id") == TABLE_CELL:
@@ -478,7 +482,7 @@ def main(argv=None):
                     p.write_bytes(b)
             print(f"{len(chosen)} mutants apply")
             return 0
-        results, t0 = [], time.time()
+        results = []
         for m in chosen:
             r = run_mutant(root, m, a.full, a.timeout)
             results.append(r)
@@ -494,7 +498,7 @@ def main(argv=None):
     if a.json:
         a.json.write_text(json.dumps(results, indent=1) + "\n")
     if a.write_docs:
-        write_docs(results, time.time() - t0)
+        write_docs(results)
     print(table(results))
     return 0 if all(r["notebook_result"]["caught"] for r in results) else 1  # its own notebook, so the README's too
 
