@@ -9,7 +9,7 @@ from data_parity_inputs import CASES, BSZ, RANDOM_SEED, write_inputs, flatten_ba
 from videolights.core.config import VideoLightsConfig, override
 from videolights.core.errors import VideoLightsError  # noqa: E402
 from videolights.data.store import build_dataset, load_dataset, read_annotations  # noqa: E402
-from videolights.cli import data_command as cli_main  # noqa: E402
+from videolights.commands.datasets import data_command as cli_main  # noqa: E402
 from videolights.data.batching import VideoLightsDataset, collate, make_loader, sample_features  # noqa: E402
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "data"

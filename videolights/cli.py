@@ -4,34 +4,42 @@
 
 # %% ../nbs/cli.ipynb #525ab1f2
 from __future__ import annotations
-import argparse, json, logging, os, sys, time, traceback, warnings
-from pathlib import Path
-import numpy as np
-from .core.config import VideoLightsConfig, override
+import importlib, logging, os, sys, traceback
 from .core.errors import VideoLightsError, error_line
-from .core.io import atomic_write_text, claim_file, claim_output
-from .core.provenance import process_state
-from .evaluation.metrics import DATASETS, EvalWarning, eval_submission, format_table
 
 # %% auto #0
-__all__ = ['COMMANDS', 'EXTRAS', 'missing_extra', 'main', 'eval_command', 'data_command', 'convert_command',
-           'train_command', 'pretrain_command', 'predict_command', 'pretrain_data_command', 'ablate_command',
-           'docs_command']
+__all__ = ['COMMANDS', 'EXTRAS', 'missing_extra', 'command_function', 'main']
 
 # %% ../nbs/cli.ipynb #d644fad6
-COMMANDS = {  # name -> (function of this module, help)
-    "eval": ("eval_command", "evaluate a submission jsonl against ground truth (official QVHighlights metrics)"),
-    "data": ("data_command", "build / synthesise / inspect feature datasets (data build | data synth | data info)"),
-    "convert": ("convert_command", "convert official VideoLights checkpoints to this package and back (--to-official)"),
-    "train": ("train_command", "train (fine-tune) a model with Accelerate"),
-    "pretrain": ("pretrain_command", "pretrain on a synthetic query/saliency corpus"),
+COMMANDS = {  # name -> ("module:function" under videolights.commands, help)
+    "eval": (
+        "evaluate:eval_command",
+        "evaluate a submission jsonl against ground truth (official QVHighlights metrics)",
+    ),
+    "data": (
+        "datasets:data_command",
+        "build / synthesise / inspect feature datasets (data build | data synth | data info)",
+    ),
+    "convert": (
+        "conversion:convert_command",
+        "convert official VideoLights checkpoints to this package and back (--to-official)",
+    ),
+    "train": ("training:train_command", "train (fine-tune) a model with Accelerate"),
+    "pretrain": ("training:pretrain_command", "pretrain on a synthetic query/saliency corpus"),
     "pretrain-data": (
-        "pretrain_data_command",
+        "pretraining:pretrain_data_command",
         "generate pretraining data from unlabelled videos (BLIP captions + ITM)",
     ),
-    "predict": ("predict_command", "predict moments and saliency for a video and a query"),
-    "ablate": ("ablate_command", "run an ablation grid of papermill notebooks into reports/"),
-    "docs": ("docs_command", "build the documentation site offline"),
+    "predict": ("prediction:predict_command", "predict moments and saliency for a video and a query"),
+    "ablate": ("ablation:ablate_command", "run an ablation grid of papermill notebooks into reports/"),
+    "docs": ("site:docs_command", "build the documentation site offline"),
+    "compare": (
+        "comparison:compare_command",
+        "compare submissions: metric differences with paired intervals and p-values",
+    ),
+    "reproduce": ("reproduction:reproduce_command", "reproduce a table of the paper over seeds, with intervals"),
+    "features": ("extraction:features_command", "extract features of a folder of videos (features extract)"),
+    "demo": ("demo:demo_command", "a local web demo: a video and a query in, moments and saliency out"),
 }
 
 EXTRAS = {  # top-level module -> the extra of settings.ini that installs it
@@ -40,6 +48,11 @@ EXTRAS = {  # top-level module -> the extra of settings.ini that installs it
     "papermill": "studies",
     "nbformat": "studies",
     "seaborn": "studies",
+    "submitit": "studies",
+    "starlette": "demo",
+    "uvicorn": "demo",
+    "multipart": "demo",
+    "python_multipart": "demo",
     "sphinx": "docs",
     "myst_nb": "docs",
     "furo": "docs",
@@ -68,6 +81,12 @@ def _debug_flag(argv: list) -> tuple:
     return [x for x in argv if x != "--debug"], env or "--debug" in argv
 
 # %% ../nbs/cli.ipynb #cli_main2
+def command_function(name: str):
+    "The function that runs subcommand `name` (its module is imported now, not before)."
+    module, function = COMMANDS[name][0].split(":")
+    return getattr(importlib.import_module(f"videolights.commands.{module}"), function)
+
+
 def main(argv=None) -> int:
     "Entry point of the `videolights` console script."
     argv, debug = _debug_flag(list(sys.argv[1:] if argv is None else argv))
@@ -85,7 +104,7 @@ def main(argv=None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        rc = globals()[COMMANDS[cmd][0]](rest)
+        rc = command_function(cmd)(rest)
     except ModuleNotFoundError as e:
         extra = missing_extra(e.name)
         if extra is None:
@@ -105,493 +124,6 @@ def main(argv=None) -> int:
         print(f"videolights {cmd}: interrupted", file=sys.stderr)
         return 130
     return int(rc or 0)
-
-# %% ../nbs/cli.ipynb #cc1
-def eval_command(argv=None) -> int:
-    "`videolights eval`: evaluate a submission jsonl against a ground-truth jsonl."
-    ap = argparse.ArgumentParser(
-        prog="videolights eval", description="Evaluate a submission jsonl (official QVHighlights metrics and more)."
-    )
-    ap.add_argument(
-        "--submission", required=True, help="submission jsonl (qid, pred_relevant_windows, pred_saliency_scores)"
-    )
-    ap.add_argument("--gt", required=True, help="ground-truth jsonl in the official format")
-    ap.add_argument("--dataset", choices=DATASETS, help="benchmark (default: told by the ground truth's fields)")
-    ap.add_argument(
-        "--clip-len",
-        type=float,
-        default=2.0,
-        help="seconds per clip of the saliency scores and relevant_clip_ids (default: 2)",
-    )
-    ap.add_argument("--allow-inverted", action="store_true", help="score start > end windows as the official does")
-    ap.add_argument("--out", default=None, help="write the full metrics JSON here (atomically)")
-    a = ap.parse_args(argv)
-    if not (a.clip_len > 0 and np.isfinite(a.clip_len)):
-        raise VideoLightsError(f"--clip-len {a.clip_len} must be > 0 (seconds per clip; 2 on QVHighlights)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", EvalWarning)
-        warnings.showwarning = lambda msg, *args, **kw: print(f"warning: {msg}", file=sys.stderr)
-        m = eval_submission(a.submission, a.gt, a.dataset, clip_len=a.clip_len, allow_inverted=a.allow_inverted)
-    print(format_table(m))
-    if a.out:
-        atomic_write_text(a.out, json.dumps(m, indent=4) + "\n")
-        print(f"wrote {a.out}")
-    return 0
-
-# %% ../nbs/cli.ipynb #cc2
-def _add_build_args(sub):
-    from videolights.data.store import KINDS  # lazy: `datasets` only for this command
-
-    b = sub.add_parser("build", help="build a dataset from the official npz feature layout")
-    b.add_argument("--preset", default="qvhighlights", help="config preset naming the blocks and the kind")
-    b.add_argument("--kind", default=None, choices=KINDS, help="annotation flavour (default: from the preset)")
-    b.add_argument("--video-feats", nargs="+", required=True)
-    b.add_argument("--text-feats", nargs="+", required=True)
-    b.add_argument("--video-blocks", nargs="+")
-    b.add_argument("--text-blocks", nargs="+")
-    ann_help = "SPLIT=PATH (or PATH whose name contains train/val/test)"
-    b.add_argument("--annotations", nargs="+", required=True, help=ann_help)
-    b.add_argument("--out", required=True)
-    b.add_argument("--feat-dtype", default="float32", choices=("float32", "float16"))
-    b.add_argument(
-        "--overwrite", action="store_true", help="replace the videolights dataset at --out (never another folder)"
-    )
-    b.add_argument("--source", default="")
-    b.add_argument("--license", default="")
-    csv_help = "Charades csv file(s) with durations, for Charades-STA .txt annotations"
-    b.add_argument("--charades-csv", nargs="*", default=[], help=csv_help)
-
-# %% ../nbs/cli.ipynb #cc2b
-def _add_synth_args(sub):
-    s = sub.add_parser("synth", help="generate the embedded synthetic dataset")
-    s.add_argument("--out", required=True)
-    s.add_argument("--preset", default="small", choices=("small", "full"))
-    s.add_argument("--sigma", type=float, default=None)
-    s.add_argument("--seed", type=int, default=None)
-    s.add_argument("--clip-len", type=float, default=None)
-    s.add_argument("--variant", default=None, choices=("standard", "pretrain"))
-    s.add_argument("--n-train", type=int, default=None)
-    s.add_argument("--n-val", type=int, default=None)
-    s.add_argument("--feat-dtype", default="float32", choices=("float32", "float16"))
-    s.add_argument(
-        "--overwrite", action="store_true", help="replace the videolights dataset at --out (never another folder)"
-    )
-
-
-def _data_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="videolights data", description="build, synthesise or inspect feature datasets")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    _add_build_args(sub)
-    _add_synth_args(sub)
-    sub.add_parser("info", help="print the manifest of a dataset").add_argument("path")
-    return ap
-
-# %% ../nbs/cli.ipynb #cli_build1
-def _split_name(p: str) -> str:
-    n = Path(p).name.lower()
-    for s in ("train", "val", "test"):
-        if s in n:
-            return s
-    raise VideoLightsError(f"cannot tell the split of {p}; write it as SPLIT=PATH")
-
-
-def _charades_annotations(ann: dict, charades_csv: list, out) -> dict:
-    "Charades-STA TALL `.txt` annotations read with durations from the Charades csv; qids continue across splits."
-    from videolights.data.store import read_charades_txt, read_durations_csv  # lazy: `datasets` only for this command
-    import pandas as pd  # lazy: only `data` needs it
-
-    if not charades_csv:
-        raise VideoLightsError("Charades-STA .txt annotations need --charades-csv Charades_v1_{train,test}.csv")
-    dur = pd.concat([read_durations_csv(c) for c in charades_csv])
-    tmpcsv = Path(out).parent / f".{Path(out).name}.durations.csv"
-    tmpcsv.parent.mkdir(parents=True, exist_ok=True)
-    dur.to_csv(tmpcsv, index=False)
-    q0 = 0
-    for s_, p in ann.items():
-        ann[s_] = read_charades_txt(p, tmpcsv, qid_start=q0)
-        q0 += len(ann[s_])
-    tmpcsv.unlink()
-    return ann
-
-# %% ../nbs/cli.ipynb #cli_data
-def _data_build(a):
-    from videolights.data.store import build_dataset  # lazy: `datasets` only for this command
-
-    cfg = VideoLightsConfig.from_preset(a.preset)
-    kind = a.kind or {"windows": "charades"}.get(cfg.data.saliency, cfg.data.saliency)
-    ann = dict(x.split("=", 1) if "=" in x else (_split_name(x), x) for x in a.annotations)
-    if any(str(p).endswith(".txt") for p in ann.values()):
-        ann = _charades_annotations(ann, a.charades_csv, a.out)
-    vb, tb = cfg.data.video_blocks, cfg.data.text_blocks
-    vn = a.video_blocks or ([n for n, _ in vb] if len(vb) == len(a.video_feats) else None)
-    tn = a.text_blocks or ([n for n, _ in tb] if len(tb) == len(a.text_feats) else None)
-    kw = dict(kind=kind, feat_dtype=a.feat_dtype, source=a.source, license=a.license, overwrite=a.overwrite)
-    p = build_dataset(ann, a.video_feats, a.text_feats, a.out, vn, tn, clip_len=cfg.data.clip_len, **kw)
-    print(f"wrote {p}")
-
-# %% ../nbs/cli.ipynb #cli_data2
-def _data_synth(a):
-    from videolights.data.synthetic import make_synthetic  # lazy: `datasets` only for this command
-
-    kw = dict(sigma=a.sigma, seed=a.seed, clip_len=a.clip_len, variant=a.variant, n_train=a.n_train, n_val=a.n_val)
-    kw = {k: v for k, v in kw.items() if v is not None}
-    t = time.time()
-    p = make_synthetic(preset=a.preset, out=a.out, feat_dtype=a.feat_dtype, overwrite=a.overwrite, **kw)
-    print(f"wrote {p} in {time.time() - t:.1f} s")
-
-
-_INFO_KEYS = ("name", "kind", "clip_len", "video_blocks", "text_blocks", "feat_dtype", "splits", "n_videos", "counts")
-
-
-def _data_info(a):
-    from videolights.data.store import read_manifest  # lazy: `datasets` only for this command
-
-    m = read_manifest(a.path)
-    print(json.dumps({k: m[k] for k in _INFO_KEYS if k in m}, indent=2))
-
-
-def data_command(argv=None) -> int:
-    "`videolights data build|synth|info`."
-    a = _data_parser().parse_args(argv)
-    {"build": _data_build, "synth": _data_synth, "info": _data_info}[a.cmd](a)
-    return 0
-
-# %% ../nbs/cli.ipynb #cc3
-def _convert_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="videolights convert", description="Convert a checkpoint of the original VideoLights code."
-    )
-    p.add_argument(
-        "--checkpoint",
-        required=True,
-        help="the original's .ckpt file (dict with 'model' and 'opt'); with --to-official, our checkpoint directory",
-    )
-    p.add_argument(
-        "--out", required=True, help="output checkpoint directory; with --to-official, the .ckpt file to write"
-    )
-    p.add_argument(
-        "--to-official", action="store_true", help="write the original's {'model', 'opt', 'epoch'} file instead"
-    )
-    p.add_argument("--no-strict", action="store_true", help="load matching keys only (mismatches are logged)")
-    p.add_argument("--overwrite", action="store_true", help="replace the checkpoint (or file) at --out")
-    return p
-
-# %% ../nbs/cli.ipynb #cli_convert2
-def convert_command(argv: list[str] | None = None) -> int:
-    "`videolights convert`: an original checkpoint file -> our checkpoint directory (or back, `--to-official`)."
-    from videolights.model.checkpoint import load_checkpoint, save_checkpoint  # lazy: torch only for this command
-    from videolights.model.convert import from_official, load_official_file, official_options, to_official
-
-    a = _convert_parser().parse_args(argv)
-    if a.to_official:
-        claim_file(a.out, a.overwrite)
-        model, cfg, info = load_checkpoint(a.checkpoint)
-        ep = info.get("provenance", {}).get("extra", {}).get("epoch")
-        to_official(model, cfg, path=a.out, epoch=ep if isinstance(ep, int) else -1)
-        print(
-            f"converted {a.checkpoint} -> {a.out} (the original's layout, dset_name {official_options(cfg).dset_name})"
-        )
-        return 0
-    claim_output(a.out, "checkpoint", overwrite=a.overwrite)  # refused before the input is read
-    model, cfg = from_official(a.checkpoint, strict=not a.no_strict)
-    ck = load_official_file(a.checkpoint)
-    save_checkpoint(
-        a.out,
-        model,
-        cfg,
-        extra={
-            "converted_from": str(Path(a.checkpoint).resolve()),
-            "epoch": ck.get("epoch") if isinstance(ck.get("epoch"), (int, float)) else None,
-        },
-    )
-    n = sum(p.numel() for p in model.parameters())
-    print(f"converted {a.checkpoint} -> {a.out} ({n:,} parameters, preset {cfg.preset})")
-    return 0
-
-# %% ../nbs/cli.ipynb #cc4
-def _train_parser(prog, pretrain=False):
-    ap = argparse.ArgumentParser(
-        prog=prog,
-        description=("Pretrain on a (synthetic) query/saliency corpus" if pretrain else "Train VideoLights")
-        + " with Accelerate (use `accelerate launch -m videolights.train ...` for several processes).",
-    )
-    ap.add_argument(
-        "--preset", help="config preset: qvhighlights charades tvsum youtube synthetic tiny (default: synthetic)"
-    )
-    ap.add_argument("--config", help="config JSON (replaces --preset)")
-    ap.add_argument(
-        "--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="config override (repeatable)"
-    )
-    what = "the pretraining corpus" if pretrain else "dataset directory (default: the embedded synthetic dataset)"
-    ap.add_argument("--dataset", help=f"{what}; with --resume, the run's own")
-    ap.add_argument("--output-dir", help="run directory (default: runs/<preset>)")
-    ap.add_argument(
-        "--resume", action="store_true", help="continue the run in --output-dir exactly where its saved state stopped"
-    )
-    ap.add_argument(
-        "--overwrite", action="store_true", help="replace the training run in --output-dir (after checking the inputs)"
-    )
-    ap.add_argument("--init-from", help="checkpoint directory to start from (fine-tuning after `videolights pretrain`)")
-    ap.add_argument("--domain", help="TVSum / YouTube-HL domain (default: every domain, one run each)")
-    ap.add_argument(
-        "--max-steps",
-        type=int,
-        help="stop after this many optimizer steps (train.max_steps; resume later with --resume)",
-    )
-    ap.add_argument("--seed", type=int, help="train.seed")
-    ap.add_argument(
-        "--save-every", type=int, help="also save the training state every N optimizer steps (kept on --resume)"
-    )
-    return ap
-
-# %% ../nbs/cli.ipynb #cli_train2
-def _config_items(a) -> list:
-    "The `--set`, `--seed` and `--domain` options as override items."
-    seed = [f"train.seed={a.seed}"] if a.seed is not None else []
-    return a.set + seed + ([f"data.domain={json.dumps(a.domain)}"] if a.domain else [])
-
-
-def _resumed_base(a) -> VideoLightsConfig:
-    "On `--resume`: the config named by `--config`/`--preset` (checked against the run's), else the run's own."
-    from videolights.train.runs import read_run_config  # lazy: torch only for this command
-
-    if not a.output_dir:
-        raise VideoLightsError("--resume needs --output-dir of a training run")
-    if a.config or a.preset:
-        return VideoLightsConfig.load(a.config) if a.config else VideoLightsConfig.from_preset(a.preset)
-    claim_output(a.output_dir, "training run", resume=True, flag="--output-dir")
-    return override(read_run_config(a.output_dir), ["train.max_steps=-1"])  # reset unless --max-steps is given
-
-
-def _train_config(a) -> VideoLightsConfig:
-    "The config the options describe (on `--resume`, `fit` refuses it if it differs from the run's)."
-    if a.resume:
-        cfg = _resumed_base(a)
-    else:
-        cfg = VideoLightsConfig.load(a.config) if a.config else VideoLightsConfig.from_preset(a.preset or "synthetic")
-    cfg = override(cfg, _config_items(a))
-    if a.max_steps is not None:
-        cfg = override(cfg, [f"train.max_steps={a.max_steps}"])
-    return cfg
-
-# %% ../nbs/cli.ipynb #cli_train3
-def _run_training(argv, prog, pretrain=False) -> int:
-    from videolights.train.loop import fit  # lazy: torch only for this command
-
-    a = _train_parser(prog, pretrain).parse_args(argv)
-    if pretrain and not a.dataset and not a.resume:
-        raise VideoLightsError(
-            f"{prog} needs --dataset (a pretraining corpus: `videolights data synth --variant pretrain`)"
-        )
-    cfg = _train_config(a)
-    out = Path(a.output_dir or f"runs/{'pretrain-' if pretrain else ''}{cfg.preset}")
-    fit(cfg, out, a.dataset, a.resume, a.init_from, a.save_every, a.overwrite)
-    return 0
-
-# %% ../nbs/cli.ipynb #cc5
-def train_command(argv=None) -> int:
-    "`videolights train`: train (or fine-tune with `--init-from`) and evaluate; writes checkpoints, metrics, log, plot."
-    return _run_training(argv, "videolights train")
-
-
-def pretrain_command(argv=None) -> int:
-    "`videolights pretrain --dataset PATH`: the same loop on a pretraining corpus (then `train --init-from DIR/best`)."
-    return _run_training(argv, "videolights pretrain", pretrain=True)
-
-# %% ../nbs/cli.ipynb #cc6
-def _predict_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="videolights predict", description="predict moments and saliency with a VideoLights checkpoint"
-    )
-    ap.add_argument("video", nargs="?", help="video file")
-    ap.add_argument("query", nargs="?", help="text query")
-    ap.add_argument("--checkpoint", required=True, help="checkpoint directory (videolights.model.checkpoint)")
-    ap.add_argument("--plot", help="save a saliency plot (png)")
-    ap.add_argument("--json", help="save the record as JSON")
-    ap.add_argument("--top-k", type=int, default=10)
-    ap.add_argument(
-        "--nms",
-        type=float,
-        default=None,
-        help="NMS IoU threshold (default 0.7 for a video, off for a dataset; <0 disables)",
-    )
-    ap.add_argument("--clip-model")
-    ap.add_argument("--blip2-model")
-    ap.add_argument("--device")
-    ap.add_argument("--frame-size", type=int, default=224, help="decode size (224 as the original)")
-    ap.add_argument("--dataset", help="saved dataset (instead of VIDEO QUERY)")
-    ap.add_argument("--split", default="val")
-    ap.add_argument("--out", help="submission jsonl to write (with --dataset)")
-    return ap
-
-
-def _predict_split(a) -> int:
-    "`--dataset`: a submission for a split of a saved dataset."
-    from videolights.apps.predictor import predict_dataset  # lazy: torch, transformers
-
-    if a.video or a.query:
-        raise VideoLightsError("give either VIDEO QUERY or --dataset, not both")
-    if not a.out:
-        raise VideoLightsError("--dataset needs --out preds.jsonl")
-    recs = predict_dataset(a.checkpoint, a.dataset, a.split, a.out, device=a.device, nms_thd=a.nms)
-    print(f"wrote {len(recs)} predictions to {a.out}")
-    return 0
-
-# %% ../nbs/cli.ipynb #cli_predict2
-def predict_command(argv=None) -> int:
-    "`videolights predict`: moments and saliency for a video and a query, or a submission for a dataset split."
-    from videolights.apps.predictor import Predictor, format_moments, plot_prediction  # lazy: torch, transformers
-
-    a = _predict_parser().parse_args(argv)
-    from transformers.utils import logging as hf_logging  # lazy: the [video] extra, only needed here
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()  # a clean table on stdout, one-line errors
-    if a.top_k < 1:
-        raise VideoLightsError(f"--top-k {a.top_k} must be >= 1")
-    if a.dataset:
-        return _predict_split(a)
-    if not a.video or a.query is None:
-        raise VideoLightsError("give VIDEO and QUERY (or --dataset PATH --out preds.jsonl)")
-    fm = {k: v for k, v in (("clip", a.clip_model), ("blip", a.blip2_model)) if v}
-    p = Predictor.from_checkpoint(a.checkpoint, device=a.device, feature_models=fm, frame_size=a.frame_size)
-    rec = p.predict(a.query, video=a.video, nms_thd=0.7 if a.nms is None else a.nms, top_k=a.top_k)
-    print(format_moments(rec, a.top_k))
-    if a.json:
-        atomic_write_text(a.json, json.dumps(rec, indent=1) + "\n")
-    if a.plot:
-        plot_prediction(rec, a.plot, p.cfg.data.clip_len)
-    return 0
-
-# %% ../nbs/cli.ipynb #cc7
-def _pretrain_data_parser() -> argparse.ArgumentParser:
-    from videolights.apps.features import FEATURE_PRESETS  # lazy: torch, transformers only for this command
-    from videolights.apps.pretrain_data import CAPTION_MODEL, ITM_MODEL
-
-    ap = argparse.ArgumentParser(
-        prog="videolights pretrain-data", description="Generate pretraining data from unlabelled videos."
-    )
-    ap.add_argument("--videos", required=True, help="folder of videos (mp4, mkv, webm, avi, mov)")
-    ap.add_argument("--out", required=True, help="output folder (records/, features/, pretrain.jsonl, dataset/)")
-    ap.add_argument("--caption-model", default=CAPTION_MODEL)
-    ap.add_argument("--itm-model", default=ITM_MODEL)
-    ap.add_argument("--clip-model", default=None, help="CLIP id or dir (default openai/clip-vit-base-patch32)")
-    ap.add_argument("--blip2-model", default=None, help="BLIP-2 id or dir (default Salesforce/blip2-itm-vit-g)")
-    ap.add_argument("--blocks", default="clip_blip", choices=sorted(FEATURE_PRESETS), help="feature blocks to extract")
-    ap.add_argument("--window", type=float, default=10.0, help="seconds per captioned window (the original: 10)")
-    ap.add_argument("--clip-len", type=float, default=2.0)
-    ap.add_argument("--frame-size", type=int, default=224)
-    ap.add_argument("--max-duration", type=float, default=500.0, help="skip longer videos (the original: 500 s)")
-    ap.add_argument("--device", default=None, help="device (default: the one Accelerate assigns to this process)")
-    ap.add_argument("--no-build", action="store_true", help="stop after pretrain.jsonl + features")
-    return ap
-
-# %% ../nbs/cli.ipynb #cli_ptd2
-def pretrain_data_command(argv=None) -> int:
-    "`videolights pretrain-data`: build a pretraining dataset from a folder of unlabelled videos."
-    from videolights.apps.features import FEATURE_PRESETS  # lazy: torch, transformers only for this command
-    from videolights.apps.pretrain_data import generate_pretrain_data
-
-    a = _pretrain_data_parser().parse_args(argv)
-    from transformers.utils import logging as hf_logging  # lazy: the [video] extra, only needed here
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    blocks = FEATURE_PRESETS[a.blocks]
-    fm = {k: v for k, v in (("clip", a.clip_model), ("blip", a.blip2_model)) if v and k in blocks}
-    kw = {k: getattr(a, k) for k in ("caption_model", "itm_model", "window", "clip_len", "frame_size", "max_duration")}
-    p = generate_pretrain_data(
-        a.videos, a.out, feature_models=fm, blocks=blocks, device=a.device, build=not a.no_build, **kw
-    )
-    if process_state().is_main_process:
-        print(f"pretraining data: {p}")
-    return 0
-
-# %% ../nbs/cli.ipynb #cc8
-def _seeds_arg(s: str):
-    if "," in s:
-        return [int(x) for x in s.split(",") if x.strip()]
-    return int(s)
-
-
-def _ablate_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="videolights ablate", description="Run an ablation grid of papermill notebooks into reports/."
-    )
-    ap.add_argument("--grid", required=True, help="grid YAML, e.g. videolights/studies/grids/component.yaml")
-    ap.add_argument(
-        "--dataset", default=None, help="saved dataset to run on (default: the grid's, else the embedded synthetic one)"
-    )
-    ap.add_argument(
-        "--seeds", type=_seeds_arg, default=None, help="number of seeds (0..n-1) or a comma list (default: the grid's)"
-    )
-    ap.add_argument("--jobs", type=int, default=1, help="notebooks executed in parallel (separate processes)")
-    ap.add_argument("--reports", default="reports", help="reports root folder (default: reports)")
-    ap.add_argument("--force", action="store_true", help="re-run runs that are already done")
-    ap.add_argument("--report-only", action="store_true", help="only re-render the report from finished runs")
-    ap.add_argument("--dry-run", action="store_true", help="validate the grid and list the runs, run nothing")
-    ap.add_argument(
-        "--prune",
-        action="store_true",
-        help="delete run folders of the study that are not runs of this grid (earlier settings)",
-    )
-    return ap
-
-# %% ../nbs/cli.ipynb #cli_ablate2
-def _list_runs(a) -> int:
-    "`--dry-run`: every run of the grid with whether it is done."
-    from videolights.studies.grid import expand, load_grid  # lazy: papermill, pandas only for this command
-    from videolights.studies.runner import is_done
-
-    g = load_grid(a.grid, seeds=a.seeds, dataset=a.dataset)
-    sd = Path(a.reports) / g.study
-    for r in expand(g):
-        print(f"{r.run_id}  {'done' if is_done(sd, r) else 'todo'}  {r.arm}  seed={r.seed}")
-    return 0
-
-
-def ablate_command(argv=None) -> int:
-    "`videolights ablate`: run an ablation grid and render its report."
-    from videolights.studies.runner import ablate  # lazy: papermill, pandas only for this command
-
-    a = _ablate_parser().parse_args(argv)
-    if a.jobs < 1:
-        raise VideoLightsError(f"--jobs={a.jobs} must be >= 1")
-    if a.dry_run:
-        return _list_runs(a)
-    kw = {k: getattr(a, k) for k in ("dataset", "seeds", "jobs", "reports", "force", "report_only", "prune")}
-    out = ablate(a.grid, **kw)
-    print(f"report: {out['readme']}")
-    for r in out["failed"]:
-        print(
-            f"FAILED {r['arm']} seed={r['seed']}: {r['error']} (executed notebook: {r['executed_notebook']})",
-            file=sys.stderr,
-        )
-    return 1 if out["failed"] else 0
-
-# %% ../nbs/cli.ipynb #cc9
-def docs_command(argv=None) -> int:
-    "`videolights docs`: build the documentation site."
-    from videolights.docs import build_docs  # lazy: sphinx only for this command
-
-    ap = argparse.ArgumentParser(
-        prog="videolights docs", description="Execute nbs/ (cached) and build the offline documentation site."
-    )
-    ap.add_argument("--output-dir", default=None, help="where the site goes (default: <repo>/_site)")
-    ap.add_argument(
-        "--cache-dir", default=None, help="executed notebooks and Sphinx source (default: <repo>/.cache/docs)"
-    )
-    ap.add_argument("--root", default=None, help="repository root (default: found from the current folder)")
-    ap.add_argument("--jobs", type=int, default=2, help="notebooks executed in parallel")
-    ap.add_argument(
-        "--flags", nargs="*", default=[], help="test flags to run too, e.g. `slow` (default: skip tst_flags cells)"
-    )
-    ap.add_argument("--fresh", action="store_true", help="re-execute every notebook, ignoring the cache")
-    ap.add_argument("--strict", action="store_true", help="fail on Sphinx warnings")
-    a = ap.parse_args(argv)
-    out = build_docs(a.root, a.output_dir, a.cache_dir, a.jobs, tuple(a.flags), a.fresh, a.strict)
-    print(f"docs: site written to {out / 'index.html'}")
-    return 0
 
 # %% ../nbs/cli.ipynb #ccmain
 # `accelerate launch -m videolights.cli train ...` (`__file__` is missing when this notebook runs)

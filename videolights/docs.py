@@ -60,7 +60,7 @@ SECTIONS = (  # the docs sidebar in reading order: (caption, pages); a page is a
             "explanations/*",
         ),
     ),
-    ("API", ("page:api", "page:configuration", "core/*", "cli", "docs", "pages", "testing/*", "*")),
+    ("API", ("page:api", "page:configuration", "core/*", "cli", "commands/*", "docs", "pages", "testing/*", "*")),
     ("Reports", ("page:reports/index",)),
 )
 
