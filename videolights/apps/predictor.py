@@ -195,6 +195,19 @@ class Predictor:
         meta = dict(qid=qid, query=query if isinstance(query, str) else None, vid=vid)
         return predict_features(self.model, self.cfg, vf, qf, meta, nms_thd, top_k, self.device)
 
+# %% ../../nbs/apps/01_predictor.ipynb #c0014hub2
+from ..model.hub import resolve_pretrained  # here, beside its one use
+
+
+def _predictor_from_pretrained(
+    cls, dir_or_repo_id, device=None, feature_models: dict | None = None, revision=None, **kw
+):
+    "A `Predictor` for a checkpoint directory or a Hub repository id (downloaded once, then cached)."
+    return cls.from_checkpoint(resolve_pretrained(dir_or_repo_id, revision=revision), device, feature_models, **kw)
+
+
+Predictor.from_pretrained = classmethod(_predictor_from_pretrained)
+
 # %% ../../nbs/apps/01_predictor.ipynb #c0023
 def plot_prediction(rec: dict, path=None, clip_len: float = 2.0, top: int = 3):
     "Saliency per clip over time with the `top` predicted moments shaded; saved to `path` if given."

@@ -13,6 +13,7 @@ from ..core.errors import VideoLightsError
 from ..core.spans import span_cxw_to_xx
 from .batched_negatives import batched_pos_neg
 from .fra import FeatureRefinement
+from .hub import HubMixin
 from videolights.model.layers import (
     input_projection,
     MLP,
@@ -123,7 +124,7 @@ def _check_rows(src_txt_mask, src_vid_mask):
     )
 
 # %% ../../nbs/model/04_videolights.ipynb #c0011
-class VideoLights(nn.Module):
+class VideoLights(nn.Module, HubMixin):
     "VideoLights (Paul et al. 2024): joint moment retrieval and highlight detection. Build with `build_model(cfg)`."
 
     def __init__(self, cfg: VideoLightsConfig):
