@@ -38,8 +38,8 @@ DATASETS = {  # cfg.data.dataset -> (dataset id in the card's metadata, the name
 }
 PARITY = (
     "With the same weights and inputs, this package's model gives the original implementation's outputs within 1e-5 "
-    "(`tests/test_model_parity.py`), and a checkpoint written by the original's own `train.py` converts to one that "
-    "reproduces them (`tests/test_convert_cli.py`)."
+    "(the package's model parity tests), and a checkpoint written by the original's own `train.py` converts to one that "
+    "reproduces them (its conversion tests)."
 )
 
 
