@@ -4,21 +4,21 @@
 
 # %% ../../nbs/commands/02_conversion.ipynb #8dd0d8092fe74a7c96281538738b07e2
 from __future__ import annotations
-import argparse
+import argparse, json
 from pathlib import Path
 from ..core.io import claim_file, claim_output
 
 # %% auto #0
-__all__ = ['convert_command']
+__all__ = ['read_checkpoint_info', 'convert_command']
 
 # %% ../../nbs/commands/02_conversion.ipynb #cc3
 def _convert_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="videolights convert", description="Convert a checkpoint of the original VideoLights code."
     )
-    p.add_argument(
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument(
         "--checkpoint",
-        required=True,
         help="the original's .ckpt file (dict with 'model' and 'opt'); with --to-official, our checkpoint directory",
     )
     p.add_argument(
@@ -28,16 +28,55 @@ def _convert_parser() -> argparse.ArgumentParser:
         "--to-official", action="store_true", help="write the original's {'model', 'opt', 'epoch'} file instead"
     )
     p.add_argument("--no-strict", action="store_true", help="load matching keys only (mismatches are logged)")
+    _add_official_args(p, src)
     p.add_argument("--overwrite", action="store_true", help="replace the checkpoint (or file) at --out")
     return p
+
+# %% ../../nbs/commands/02_conversion.ipynb #cc_off
+def _add_official_args(p, src):
+    src.add_argument("--official", metavar="NAME", help="an official checkpoint by name: VideoLights[-B][-pt]")
+    p.add_argument("--dataset", default="qvhighlights", choices=("qvhighlights", "charades"), help="with --official")
+    p.add_argument("--cache", default=None, help="with --official: where the download stays (default: <out>-download)")
+
+
+def read_checkpoint_info(folder) -> dict:
+    "The provenance a checkpoint folder records ({} if none)."
+    p = Path(folder) / "provenance.json"
+    return json.loads(p.read_text()) if p.exists() else {}
+
+# %% ../../nbs/commands/02_conversion.ipynb #cc_off2
+def _convert_official(a) -> int:
+    "`convert --official NAME`: fetch the README's checkpoint, convert it, write it with its model card."
+    from videolights.apps.download import checkpoint_file, fetch, official_checkpoint, record, with_official_blocks
+    from videolights.model.checkpoint import save_checkpoint  # lazy: torch only for this command
+    from videolights.model.convert import from_official
+    from videolights.model.hub import write_model_card
+
+    ck = official_checkpoint(a.official, a.dataset)
+    claim_output(a.out, "checkpoint", overwrite=a.overwrite)  # refused before anything is fetched
+    cache = Path(a.cache) if a.cache else Path(a.out).parent / f"{Path(a.out).name}-download"
+    path, digest = fetch(ck.remote, cache)
+    model, cfg = from_official(checkpoint_file(path), strict=not a.no_strict)
+    cfg = with_official_blocks(cfg, ck)
+    extra = dict(official=ck.name, dataset=ck.dataset, source=ck.remote.url, sha256=digest, converted_from=str(path))
+    metrics = {"brief": ck.results, "split": ck.split, "source": "the original README"}
+    save_checkpoint(a.out, model, cfg, metrics=metrics, extra=extra)
+    name, note = f"{ck.name} ({ck.dataset})", " (the numbers the original README reports; not re-measured here)"
+    write_model_card(a.out, cfg, metrics, read_checkpoint_info(a.out), split=ck.split, name=name, note=note)
+    record(cache, ck.remote, digest, path.stat().st_size)
+    print(f"converted the official {ck.name} ({ck.dataset}) -> {a.out} (preset {cfg.preset})")
+    return 0
 
 # %% ../../nbs/commands/02_conversion.ipynb #cli_convert2
 def convert_command(argv: list[str] | None = None) -> int:
     "`videolights convert`: an original checkpoint file -> our checkpoint directory (or back, `--to-official`)."
     from videolights.model.checkpoint import load_checkpoint, save_checkpoint  # lazy: torch only for this command
     from videolights.model.convert import from_official, load_official_file, official_options, to_official
+    from videolights.model.hub import write_model_card
 
     a = _convert_parser().parse_args(argv)
+    if a.official:
+        return _convert_official(a)
     if a.to_official:
         claim_file(a.out, a.overwrite)
         model, cfg, info = load_checkpoint(a.checkpoint)
@@ -59,6 +98,7 @@ def convert_command(argv: list[str] | None = None) -> int:
             "epoch": ck.get("epoch") if isinstance(ck.get("epoch"), (int, float)) else None,
         },
     )
+    write_model_card(a.out, cfg, None, read_checkpoint_info(a.out))
     n = sum(p.numel() for p in model.parameters())
     print(f"converted {a.checkpoint} -> {a.out} ({n:,} parameters, preset {cfg.preset})")
     return 0

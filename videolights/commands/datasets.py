@@ -57,8 +57,30 @@ def _data_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", required=True)
     _add_build_args(sub)
     _add_synth_args(sub)
+    _add_download_args(sub)
     sub.add_parser("info", help="print the manifest of a dataset").add_argument("path")
     return ap
+
+# %% ../../nbs/commands/01_datasets.ipynb #cc_dl
+def _add_download_args(sub):
+    from videolights.apps.download import SOURCES  # lazy: `datasets` only for this command
+
+    d = sub.add_parser("download", help="fetch, verify, extract and build a dataset the original README links")
+    d.add_argument("name", choices=list(SOURCES))
+    d.add_argument("--out", required=True, help="the dataset folder to write")
+    d.add_argument(
+        "--cache", default=None, help="where downloads and extracted features stay (default: <out>-download)"
+    )
+    d.add_argument("--keep-archive", action="store_true", help="keep the archive after extracting it")
+    d.add_argument("--overwrite", action="store_true", help="replace the videolights dataset at --out")
+
+
+def _data_download(a):
+    from videolights.apps.download import download_dataset  # lazy: `datasets` only for this command
+
+    t = time.time()
+    p = download_dataset(a.name, a.out, cache=a.cache, overwrite=a.overwrite, keep_archive=a.keep_archive)
+    print(f"wrote {p} in {time.time() - t:.1f} s")
 
 # %% ../../nbs/commands/01_datasets.ipynb #cli_build1
 def _split_name(p: str) -> str:
@@ -125,7 +147,7 @@ def _data_info(a):
 
 
 def data_command(argv=None) -> int:
-    "`videolights data build|synth|info`."
+    "`videolights data build|synth|download|info`."
     a = _data_parser().parse_args(argv)
-    {"build": _data_build, "synth": _data_synth, "info": _data_info}[a.cmd](a)
+    {"build": _data_build, "synth": _data_synth, "download": _data_download, "info": _data_info}[a.cmd](a)
     return 0

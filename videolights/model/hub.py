@@ -38,7 +38,8 @@ DATASETS = {  # cfg.data.dataset -> (dataset id in the card's metadata, the name
 }
 PARITY = (
     "With the same weights and inputs, this package's model gives the original implementation's outputs within 1e-5 "
-    "(the package's model parity tests), and a checkpoint written by the original's own `train.py` converts to one that "
+    "(the package's model parity tests), and a checkpoint"
+    " written by the original's own `train.py` converts to one that "
     "reproduces them (its conversion tests)."
 )
 
@@ -124,11 +125,12 @@ def model_card(
     cfg: VideoLightsConfig,
     metrics: dict | None = None,  # a `metrics.json` (or a flat {name: value})
     prov: dict | None = None,  # a `provenance.json`
-    split: str = "val",  # the split the metrics were measured on
+    split: str | None = None,  # the split the metrics were measured on (default: `metrics["split"]`, else "val")
     name: str | None = None,  # the model's name (default: `VideoLights (<dataset>)`)
     note: str = "",  # said after the split, e.g. where the numbers come from
 ) -> str:
     "The model card (`README.md`) of a VideoLights checkpoint: Hub metadata, then what, features, provenance, parity."
+    split = split or (metrics or {}).get("split") or "val"
     name = name or f"VideoLights ({DATASETS.get(cfg.data.dataset, (0, cfg.data.dataset))[1]})"
     meta = card_data(cfg, name, metrics, split).to_yaml()
     body = f"""# {name}
