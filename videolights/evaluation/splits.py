@@ -9,7 +9,7 @@ from pathlib import Path
 from ..core.errors import VideoLightsError
 
 # %% auto #0
-__all__ = ['SPLITS', 'split_ground_truth']
+__all__ = ['SPLITS', 'split_ground_truth', 'resolve_ground_truth']
 
 # %% ../../nbs/evaluation/03_splits.ipynb #c006
 SPLITS = {
@@ -35,3 +35,14 @@ def split_ground_truth(dataset: str, split: str) -> Path:
     if not path.is_file():
         raise VideoLightsError(f"{path} (the {dataset} {split} ground truth) is missing: reinstall videolights")
     return path
+
+# %% ../../nbs/evaluation/03_splits.ipynb #rg
+def resolve_ground_truth(gt=None, dataset: str | None = None, split: str | None = None):
+    "The ground truth to score against: `gt` when given (it wins), else the shipped `split` of `dataset`."
+    if gt is not None:
+        return gt
+    if split is None:
+        raise VideoLightsError("give the ground truth: --gt FILE, or --dataset D --split S for a shipped split")
+    if dataset is None:
+        raise VideoLightsError(f"--split {split} needs --dataset (one of {', '.join(SPLITS)})")
+    return split_ground_truth(dataset, split)
