@@ -94,3 +94,13 @@ def test_wheel_runs_ablate_and_eval_outside_the_checkout(root, tmp_path):
             "--gt", str(root / "data/qvhighlights/highlight_val_release.jsonl"), timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "MR-full-mAP" in r.stdout
+
+    # the evaluation splits are package data: `--split` resolves them from the wheel (issue #20)
+    ex = str(root / "data/examples/qvhighlights_val_example_submission.jsonl")
+    r = run("-m", "videolights.cli", "compare", ex, ex, "--dataset", "qvhighlights", "--split", "val",
+            "--resamples", "200", timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "MR-full-mAP" in r.stdout and "[  0.00,   0.00]" in r.stdout
+    probe = "from videolights.evaluation.splits import split_ground_truth as s; print(s('qvhighlights', 'test'))"
+    r = run("-c", probe, timeout=120)
+    assert r.returncode == 0 and Path(r.stdout.strip()).resolve().is_relative_to(site.resolve()), r.stdout + r.stderr

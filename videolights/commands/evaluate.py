@@ -9,6 +9,7 @@ import numpy as np
 from ..core.errors import VideoLightsError
 from ..core.io import atomic_write_text
 from ..evaluation.metrics import DATASETS, EvalWarning, eval_submission, format_table
+from ..evaluation.splits import resolve_ground_truth
 
 # %% auto #0
 __all__ = ['eval_command']
@@ -22,8 +23,9 @@ def eval_command(argv=None) -> int:
     ap.add_argument(
         "--submission", required=True, help="submission jsonl (qid, pred_relevant_windows, pred_saliency_scores)"
     )
-    ap.add_argument("--gt", required=True, help="ground-truth jsonl in the official format")
+    ap.add_argument("--gt", help="ground-truth jsonl in the official format (wins over --split)")
     ap.add_argument("--dataset", choices=DATASETS, help="benchmark (default: told by the ground truth's fields)")
+    ap.add_argument("--split", help="a shipped split of --dataset instead of --gt (e.g. qvhighlights: val, test)")
     ap.add_argument(
         "--clip-len",
         type=float,
@@ -38,7 +40,8 @@ def eval_command(argv=None) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("always", EvalWarning)
         warnings.showwarning = lambda msg, *args, **kw: print(f"warning: {msg}", file=sys.stderr)
-        m = eval_submission(a.submission, a.gt, a.dataset, clip_len=a.clip_len, allow_inverted=a.allow_inverted)
+        gt = resolve_ground_truth(a.gt, a.dataset, a.split)
+        m = eval_submission(a.submission, gt, a.dataset, clip_len=a.clip_len, allow_inverted=a.allow_inverted)
     print(format_table(m))
     if a.out:
         atomic_write_text(a.out, json.dumps(m, indent=4) + "\n")

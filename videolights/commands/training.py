@@ -47,6 +47,12 @@ def _train_parser(prog, pretrain=False):
     ap.add_argument(
         "--save-every", type=int, help="also save the training state every N optimizer steps (kept on --resume)"
     )
+    if not pretrain:
+        ap.add_argument(
+            "--eval-test",
+            action="store_true",
+            help="after training, score the val-selected checkpoint on the dataset's test split (test_metrics.json)",
+        )
     return ap
 
 # %% ../../nbs/commands/03_training.ipynb #cli_train2
@@ -90,7 +96,14 @@ def _run_training(argv, prog, pretrain=False) -> int:
         )
     cfg = _train_config(a)
     out = Path(a.output_dir or f"runs/{'pretrain-' if pretrain else ''}{cfg.preset}")
+    eval_test = getattr(a, "eval_test", False)
+    if eval_test:
+        from videolights.train.heldout import check_test_split, evaluate_test  # lazy: torch
+
+        check_test_split(a.dataset)  # before training, not after it
     fit(cfg, out, a.dataset, a.resume, a.init_from, a.save_every, a.overwrite)
+    if eval_test:
+        evaluate_test(cfg, out, a.dataset)  # selection stayed on val: `best/` is scored once, labelled test
     return 0
 
 # %% ../../nbs/commands/03_training.ipynb #cc5

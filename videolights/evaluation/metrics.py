@@ -19,9 +19,9 @@ from videolights.evaluation.inputs import (
 )
 
 # %% auto #0
-__all__ = ['MAP_THDS', 'R1_THDS', 'LENGTH_RANGES', 'DATASETS', 'EvalWarning', 'mr_average_precision',
-           'eval_moment_retrieval', 'hd_average_precision', 'eval_highlight', 'hd_video_ap',
-           'eval_hd_domains', 'eval_submission', 'format_table']
+__all__ = ['MAP_THDS', 'R1_THDS', 'LENGTH_RANGES', 'DATASETS', 'EvalWarning', 'mr_average_precision', 'mr_per_query',
+           'eval_moment_retrieval', 'hd_average_precision', 'hd_per_query', 'eval_highlight', 'hd_video_ap',
+           'hd_domain_per_query', 'eval_hd_domains', 'eval_submission', 'brief_per_query', 'format_table']
 
 # %% ../../nbs/evaluation/00_metrics.ipynb #c0006
 class EvalWarning(UserWarning):
@@ -113,8 +113,8 @@ def _empty_bucket() -> dict:
     return {"MR-mAP": d, "MR-R1": dict(d)}
 
 
-def eval_moment_retrieval(sub: dict, gt: dict, max_pred_windows: int = 10) -> dict:
-    "MR metrics per length bucket (official keys) from qid-indexed submission and ground truth."
+def mr_per_query(sub: dict, gt: dict, max_pred_windows: int = 10) -> dict:
+    "Per-query MR values per length bucket: `{bucket: (keep (Q,), ap (Q, T), iou (Q,))}`, nan outside `keep`."
     qids = list(sub)
     wins = [windows_of(sub[q]) for q in qids]
     pred, pvalid = _pack(wins, 3, maxlen=max_pred_windows)
@@ -126,15 +126,25 @@ def eval_moment_retrieval(sub: dict, gt: dict, max_pred_windows: int = 10) -> di
     out = {}
     for name, (lo, hi) in LENGTH_RANGES.items():
         gvalid = gvalid_all if (lo, hi) == (0, 150) else gvalid_all & (glen > lo) & (glen <= hi)
-        keep = gvalid.any(1)
+        keep = gvalid.any(1)  # the queries of this bucket: a GT window of its length
+        ap, iou = np.full((len(qids), len(MAP_THDS)), np.nan), np.full(len(qids), np.nan)
+        if keep.any():
+            ap[keep] = mr_average_precision(pred[keep], pvalid[keep], G[keep], gvalid[keep])
+            iou[keep] = _r1_iou(first[keep], has[keep], G[keep], gvalid[keep])
+        out[name] = (keep, ap, iou)
+    return out
+
+
+def eval_moment_retrieval(sub: dict, gt: dict, max_pred_windows: int = 10) -> dict:
+    "MR metrics per length bucket (official keys): the means over each bucket's queries of `mr_per_query`."
+    out = {}
+    for name, (keep, ap, iou) in mr_per_query(sub, gt, max_pred_windows).items():
         if not keep.any():
             out[name] = _empty_bucket()
             continue
-        ap = mr_average_precision(pred[keep], pvalid[keep], G[keep], gvalid[keep])
-        ap_thds = ap.mean(0)
+        ap_thds, iou = ap[keep].mean(0), iou[keep]
         m = {str(t): _fmt(100 * v) for t, v in zip(MAP_THDS, ap_thds)}
         m["average"] = _fmt(100 * np.mean(ap_thds))
-        iou = _r1_iou(first[keep], has[keep], G[keep], gvalid[keep])
         out[name] = {
             "MR-mIoU": _fmt(np.mean(iou) * 100),
             "MR-mAP": m,
@@ -193,11 +203,8 @@ def _gt_clip_scores(rec, clip_len: float = 2.0) -> np.ndarray:
     return out
 
 
-def eval_highlight(sub: dict, gt: dict, clip_len: float = 2.0) -> dict:
-    "HD mAP and HIT@1 at the Fair / Good / VeryGood levels (official keys) of qid-indexed inputs (`clip_len`-s clips)."
-    _check_clip_len(clip_len)
-    qids = list(sub)
-    gts = [_gt_clip_scores(gt[q], clip_len) for q in qids]
+def _saliency_lists(sub: dict, qids: list) -> list:
+    "The `pred_saliency_scores` of each qid as a flat float array; a missing or non-finite list is an error."
     preds = []
     for q in qids:
         if "pred_saliency_scores" not in sub[q]:
@@ -206,6 +213,15 @@ def eval_highlight(sub: dict, gt: dict, clip_len: float = 2.0) -> dict:
         if not np.isfinite(p).all():
             raise VideoLightsError(f"submission qid {q!r}: pred_saliency_scores has non-finite values")
         preds.append(p)
+    return preds
+
+
+def hd_per_query(sub: dict, gt: dict, clip_len: float = 2.0) -> dict:
+    "Per-query HD values per level: `{level: (ap (Q, 3) one per annotator, hit (Q,))}` of qid-indexed inputs."
+    _check_clip_len(clip_len)
+    qids = list(sub)
+    gts = [_gt_clip_scores(gt[q], clip_len) for q in qids]
+    preds = _saliency_lists(sub, qids)
     n = np.array([len(g) for g in gts])
     m = np.array([len(p) for p in preds])
     if (n != m).any():
@@ -233,9 +249,16 @@ def eval_highlight(sub: dict, gt: dict, clip_len: float = 2.0) -> dict:
         ap = hd_average_precision(
             np.repeat(S, 3, 0), lab.transpose(0, 2, 1).reshape(-1, L), np.repeat(V, 3, 0)
         ).reshape(-1, 3)
-        hit = (top_scores >= thr).max(1)
-        out[f"HL-min-{name}"] = {"HL-mAP": _fmt(100 * np.mean(ap)), "HL-Hit1": _fmt(100 * np.mean(hit))}
+        out[name] = (ap, (top_scores >= thr).max(1).astype(float))
     return out
+
+
+def eval_highlight(sub: dict, gt: dict, clip_len: float = 2.0) -> dict:
+    "HD mAP and HIT@1 at the Fair / Good / VeryGood levels (official keys): the means of `hd_per_query`."
+    return {
+        f"HL-min-{name}": {"HL-mAP": _fmt(100 * np.mean(ap)), "HL-Hit1": _fmt(100 * np.mean(hit))}
+        for name, (ap, hit) in hd_per_query(sub, gt, clip_len).items()
+    }
 
 # %% ../../nbs/evaluation/00_metrics.ipynb #c0024
 def _trapezoid_ap(ranked_labels) -> np.ndarray:
@@ -264,22 +287,30 @@ def hd_video_ap(pred, label, dataset: str = "tvsum", topk: int = 5) -> float:
     return float(_trapezoid_ap(ranked)[0]) if ranked.sum() > 0 else float("nan")
 
 
-def eval_hd_domains(sub: dict, gt: dict, dataset: str) -> dict:
-    "TVSum / YouTube-HL mAP per domain and averaged over domains (percent)."
-    per, short = {}, 0
+def hd_domain_per_query(sub: dict, gt: dict, dataset: str) -> tuple:
+    "Per-video AP `(Q,)` (nan = excluded) and the domain of each video, in the order of `gt`."
+    aps, domains, short = [], [], 0
     for q, g in gt.items():
         p = sub[q].get("pred_saliency_scores")
         if p is None:
             raise VideoLightsError(f"submission qid {q!r} has no 'pred_saliency_scores'")
         short += len(p) != len(g["label"])
-        per.setdefault(g.get("domain", "all"), []).append(hd_video_ap(p, g["label"], dataset))
+        aps.append(hd_video_ap(p, g["label"], dataset))
+        domains.append(g.get("domain", "all"))
     if short:
         warnings.warn(
             f"{short} of {len(gt)} videos have a saliency list whose length differs from the label; "
             "cut / ranked as the original",
             EvalWarning,
         )
-    dom = {d: float(np.nanmean(v)) if not np.isnan(v).all() else float("nan") for d, v in sorted(per.items())}
+    return np.array(aps, float), domains
+
+
+def eval_hd_domains(sub: dict, gt: dict, dataset: str) -> dict:
+    "TVSum / YouTube-HL mAP per domain and averaged over domains (percent), from `hd_domain_per_query`."
+    aps, domains = hd_domain_per_query(sub, gt, dataset)
+    per = {d: aps[[x == d for x in domains]] for d in sorted(set(domains))}
+    dom = {d: float(np.nanmean(v)) if not np.isnan(v).all() else float("nan") for d, v in per.items()}
     brief = {"mAP": _fmt(100 * np.nanmean(list(dom.values())))}
     brief.update({f"{d}-mAP": _fmt(100 * v) for d, v in dom.items()})
     return {
@@ -316,19 +347,11 @@ def _mr_hd_metrics(sub, gt, submission, ground_truth, dataset, clip_len) -> tupl
     return full, brief
 
 
-def eval_submission(
-    submission,  # records, or a jsonl path
-    ground_truth,  # records, or a jsonl path
-    dataset: str | None = None,  # one of `DATASETS`; None: told by the ground truth (`dataset_of`)
-    verbose: bool = False,
-    clip_len: float = 2.0,  # seconds per clip of `pred_saliency_scores` and `relevant_clip_ids` (QVHighlights HD)
-    allow_inverted: bool = True,  # score windows with start > end as the official script (False: refuse them)
-) -> dict:
-    "Official-format metrics (`brief` + full) of a submission against ground truth."
+def _checked_inputs(submission, ground_truth, dataset, clip_len, allow_inverted) -> tuple:
+    "Read, index and check both inputs: `(sub, gt, submission, ground_truth, dataset, sname, gname)`."
     if dataset is not None and dataset not in DATASETS:
         raise VideoLightsError(f"dataset {dataset!r} is not one of {DATASETS}")
     _check_clip_len(clip_len)
-    t0 = time.perf_counter()
     submission, sname = read_records(submission, "submission")
     ground_truth, gname = read_records(ground_truth, "ground truth")
     sub, gt = index_records(submission, sname), index_records(ground_truth, gname)
@@ -338,6 +361,21 @@ def eval_submission(
     hd = dataset == "qvhighlights" and "pred_saliency_scores" in submission[0] and "saliency_scores" in ground_truth[0]
     check_submission(sub, sname, mr, allow_inverted, hd_only=dataset in ("tvsum", "youtube"))
     check_ground_truth(gt, gname, dataset, clip_len, mr, hd, allow_inverted)
+    return sub, gt, submission, ground_truth, dataset, sname, gname
+
+
+def eval_submission(
+    submission,  # records, or a jsonl path
+    ground_truth,  # records, or a jsonl path
+    dataset: str | None = None,  # one of `DATASETS`; None: told by the ground truth (`dataset_of`)
+    verbose: bool = False,
+    clip_len: float = 2.0,  # seconds per clip of `pred_saliency_scores` and `relevant_clip_ids` (QVHighlights HD)
+    allow_inverted: bool = True,  # score windows with start > end as the official script (False: refuse them)
+) -> dict:
+    "Official-format metrics (`brief` + full) of a submission against ground truth."
+    t0 = time.perf_counter()
+    inputs = _checked_inputs(submission, ground_truth, dataset, clip_len, allow_inverted)
+    sub, gt, submission, ground_truth, dataset, sname, gname = inputs
     if dataset in ("tvsum", "youtube"):
         return eval_hd_domains(sub, gt, dataset)
     full, brief = _mr_hd_metrics(sub, gt, submission, ground_truth, dataset, clip_len)
@@ -356,6 +394,59 @@ def _nothing_to_score(sname: str, gname: str, ground_truth: list) -> VideoLights
         f"nothing to score: {sname} has no 'pred_relevant_windows' (and no 'pred_saliency_scores' for a ground truth "
         "with 'saliency_scores') in its first record"
     )
+
+# %% ../../nbs/evaluation/00_metrics.ipynb #pq-code
+def _mr_brief_values(per: dict) -> dict:
+    "The brief MR metrics as per-query `(values, weights)` from `mr_per_query`'s output."
+    out = {}
+    for k, (bucket, kind, sub_key) in sorted(_BRIEF_MR.items()):
+        keep, ap, iou = per[bucket]
+        if kind == "MR-mAP":
+            v = ap.mean(1) if sub_key == "average" else ap[:, MAP_THDS.index(float(sub_key))]
+        elif kind == "MR-mIoU":
+            v = iou
+        else:
+            v = (iou >= float(sub_key)).astype(float)
+        out[k] = (np.where(keep, v, 0.0), keep.astype(float))
+    return out
+
+
+def _domain_brief_values(aps: np.ndarray, domains: list) -> dict:
+    "TVSum / YouTube-HL brief metrics as per-video `(values, weights)`: domain means, and their mean over domains."
+    dom = np.array(domains)
+    scored = ~np.isnan(aps)
+    per = {d: ((dom == d) & scored).astype(float) for d in sorted(set(domains))}
+    live = [w for w in per.values() if w.sum() > 0]
+    overall = sum((w / w.sum() for w in live), np.zeros(len(aps))) / max(len(live), 1)  # 1 / (D n_d) per video
+    v = np.nan_to_num(aps)
+    return {"mAP": (v, overall), **{f"{d}-mAP": (v, w) for d, w in per.items()}}
+
+
+def brief_per_query(
+    submission,  # records, or a jsonl path
+    ground_truth,  # records, or a jsonl path
+    dataset: str | None = None,  # one of `DATASETS`; None: told by the ground truth
+    clip_len: float = 2.0,  # seconds per clip (QVHighlights HD)
+    allow_inverted: bool = True,  # score windows with start > end as the official script
+) -> tuple:
+    "Per-query contributions of each brief metric: `(qids, {metric: (values (Q,), weights (Q,))})`, GT order."
+    sub, gt, submission, ground_truth, dataset, sname, gname = _checked_inputs(
+        submission, ground_truth, dataset, clip_len, allow_inverted
+    )
+    sub = {q: sub[q] for q in gt}  # the ground truth's order: two submissions pair query by query
+    if dataset in ("tvsum", "youtube"):
+        return list(gt), _domain_brief_values(*hd_domain_per_query(sub, gt, dataset))
+    out = {}
+    if "pred_relevant_windows" in submission[0]:
+        out.update(_mr_brief_values(mr_per_query(sub, gt)))
+    if dataset == "qvhighlights" and "pred_saliency_scores" in submission[0] and "saliency_scores" in ground_truth[0]:
+        ones = np.ones(len(gt))
+        for name, (ap, hit) in hd_per_query(sub, gt, clip_len).items():
+            out[f"HL-min-{name}-mAP"] = (ap.mean(1), ones)
+            out[f"HL-min-{name}-Hit1"] = (hit, ones)
+    if not out:
+        raise _nothing_to_score(sname, gname, ground_truth)
+    return list(gt), out
 
 # %% ../../nbs/evaluation/00_metrics.ipynb #c0042
 def format_table(metrics: dict) -> str:
