@@ -33,18 +33,26 @@ def _demo_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _add_examples(session, folder) -> None:
-    "The videos of `folder` as the session's examples, or the generated test pattern when `folder` is None."
-    from videolights.apps.demo import write_example_video  # lazy: starlette, torch, transformers
-
+def _example_videos(folder) -> list:
+    "The videos of `folder` (an error naming the fix if it has none); `[]` for None (the generated example)."
     if folder is None:
-        session.add_video(write_example_video(session.dir / "example.mp4"), "test pattern (generated)", example=True)
-        return
-    videos = sorted(p for p in Path(folder).glob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
+        return []
+    if not Path(folder).is_dir():
+        raise VideoLightsError(f"--examples {folder} is not a folder; give a folder of videos")
+    videos = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
     if not videos:
         raise VideoLightsError(
             f"--examples {folder} holds no video ({', '.join(VIDEO_SUFFIXES)}); give a folder of videos"
         )
+    return videos
+
+
+def _add_examples(session, videos: list) -> None:
+    "`videos` as the session's examples, or the generated test pattern when there are none."
+    from videolights.apps.demo import write_example_video  # lazy: starlette, torch, transformers
+
+    if not videos:
+        session.add_video(write_example_video(session.dir / "example.mp4"), "test pattern (generated)", example=True)
     for p in videos:
         session.add_video(p, p.name, example=True)
 
@@ -62,12 +70,13 @@ def demo_command(argv=None) -> int:
     if a.top_k < 1:
         raise VideoLightsError(f"--top-k {a.top_k} must be >= 1")
     check_port(a.host, a.port)
+    examples = _example_videos(a.examples)  # checked before the models load
     fm = {k: v for k, v in (("clip", a.clip_model), ("blip", a.blip2_model)) if v}
     p = Predictor.from_checkpoint(a.checkpoint, device=a.device, feature_models=fm, frame_size=a.frame_size)
     p.encode_query("a test query")  # loads the feature models now: a checkpoint they cannot serve fails here
     session = DemoSession(p, top_k=a.top_k, max_upload_mb=a.max_upload_mb)
     try:
-        _add_examples(session, a.examples)
+        _add_examples(session, examples)
         if a.host not in ("127.0.0.1", "localhost", "::1"):
             log.warning("listening on %s: other machines can reach the demo and upload files to it", a.host)
         print(f"videolights demo: http://{a.host}:{a.port}  (checkpoint {a.checkpoint}; Ctrl+C stops it)", flush=True)

@@ -128,7 +128,7 @@ function renderThumbs(thumbs) {
       img.src = t.url;
       img.alt = `clip ${t.clip}`;
       const caption = document.createElement("figcaption");
-      caption.textContent = `${t.start.toFixed(0)}–${t.end.toFixed(0)} s · ${t.score.toFixed(2)}`;
+      caption.textContent = `${t.start.toFixed(0)}–${t.end.toFixed(0)} s · ${t.score.toFixed(3)}`;
       figure.append(img, caption);
       figure.addEventListener("click", () => seek(t.start));
       return figure;
@@ -171,8 +171,9 @@ function drawSaliency(svg, scores, windows, clipLen) {
     svgEl(svg, "text", { x: x(t), y: H - m.b + 16, "text-anchor": "middle" }, `${+t.toFixed(1)}`);
   }
   svgEl(svg, "text", { x: W - m.r, y: H - 4, "text-anchor": "end" }, "time (s)");
-  svgEl(svg, "text", { x: m.l - 6, y: y(hi) + 4, "text-anchor": "end" }, hi.toFixed(2));
-  svgEl(svg, "text", { x: m.l - 6, y: y(lo), "text-anchor": "end" }, lo.toFixed(2));
+  const digits = Math.min(Math.max(2, 1 - Math.floor(Math.log10(span))), 6); // enough to tell `lo` from `hi`
+  svgEl(svg, "text", { x: m.l - 6, y: y(hi) + 4, "text-anchor": "end" }, hi.toFixed(digits));
+  svgEl(svg, "text", { x: m.l - 6, y: y(lo), "text-anchor": "end" }, lo.toFixed(digits));
   const points = scores.map((s, i) => [x((i + 0.5) * clipLen), y(s)]);
   const d = points.map(([px, py], i) => `${i ? "L" : "M"}${px.toFixed(1)},${py.toFixed(1)}`).join(" ");
   svgEl(svg, "path", { class: "curve", d });
