@@ -168,7 +168,7 @@ class DemoSession:
         check_query(query)
         job = DemoJob(uuid.uuid4().hex[:12], video.id, query.strip())
         self.jobs[job.id] = job
-        self._worker.submit(self._run, job)
+        self._worker.submit(_run_job, self, job)  # `_run_job` is defined below
         return job
 
     def info(self) -> dict:
@@ -222,9 +222,6 @@ def _run_job(session: DemoSession, job: DemoJob) -> None:
         log.exception("demo job %s (%r on %s) failed", job.id, job.query, video.name)
         job.state, job.message = "error", f"internal error ({type(e).__name__}); the server's log has the details"
 
-
-DemoSession._run = _run_job
-
 # %% ../../nbs/apps/06_demo.ipynb #d027
 CSP = "; ".join(
     [
@@ -244,6 +241,15 @@ def _error(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def _size_error(size: int, limit_mb: float) -> JSONResponse | None:
+    "A 413 error if an upload of `size` bytes is over `limit_mb`, else None."
+    if size > limit_mb * 2**20:
+        return _error(
+            f"the file is {size / 2**20:.1f} MB, over the demo's limit of {limit_mb:g} MB (--max-upload-mb)", 413
+        )
+    return None
+
+
 async def page(request: Request) -> HTMLResponse:
     "The page, with a Content-Security-Policy that allows nothing but this server."
     headers = {"Content-Security-Policy": CSP, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -258,13 +264,16 @@ async def info(request: Request) -> JSONResponse:
 async def upload(request: Request) -> JSONResponse:
     "A multipart upload (field `video`): saved, probed, registered; or a one-line error."
     session = request.app.state.session
-    size, limit = int(request.headers.get("content-length") or 0), session.max_upload_mb
-    if size > limit * 2**20:
-        return _error(f"the file is {size / 2**20:.0f} MB, over the demo's limit of {limit} MB (--max-upload-mb)", 413)
+    too_big = _size_error(int(request.headers.get("content-length") or 0), session.max_upload_mb)
+    if too_big:  # refused before reading the body
+        return too_big
     async with request.form(max_files=1, max_fields=2) as form:
         f = form.get("video")
         if f is None or isinstance(f, str) or not f.filename:
             return _error("choose a video file to upload")
+        too_big = _size_error(f.size or 0, session.max_upload_mb)  # a body sent without content-length
+        if too_big:
+            return too_big
         try:
             video = await run_in_threadpool(session.save_upload, f.file, f.filename)
         except VideoLightsError as e:
