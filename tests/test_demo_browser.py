@@ -96,7 +96,8 @@ def test_upload_query_results(server, browser, tmp_path):
     job_stages = ("waiting for the worker", "extracting clip + blip features of 8 clips")  # the first poll sees one
     assert "uploading my video.mp4" in stages and any(s.startswith(job_stages) for s in stages), stages
     assert page.locator("#status").is_hidden() and page.locator("#message").is_hidden()
-    rows = page.evaluate("Array.from(document.querySelectorAll('#moments tbody tr'), r => Array.from(r.cells, c => +c.textContent))")
+    rows = page.evaluate("Array.from(document.querySelectorAll('#moments tbody tr'), "
+                         "r => Array.from(r.cells, c => +c.textContent))")
     assert 1 <= len(rows) <= 5, rows
     assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
     assert all(0 <= st < ed <= 16 for _, st, ed, _ in rows), rows
@@ -114,7 +115,8 @@ def test_upload_query_results(server, browser, tmp_path):
     page.wait_for_function("() => document.getElementById('player').readyState >= 1", timeout=20_000)
     k, start = max(enumerate(r[1] for r in rows), key=lambda x: x[1])
     page.locator("#moments tbody tr").nth(k).click()
-    page.wait_for_function(f"() => Math.abs(document.getElementById('player').currentTime - {start}) < 1.5", timeout=10_000)
+    page.wait_for_function(f"() => Math.abs(document.getElementById('player').currentTime - {start}) < 1.5",
+                           timeout=10_000)
     page.evaluate("document.getElementById('player').pause()")
     assert any("/api/videos/" in u and s == 206 for u, s in log["responses"]), log["responses"]
     assert not page.locator("#message").is_visible()
@@ -135,7 +137,8 @@ def test_example_and_second_query(server, browser):
     for query in ("a dog", "a red background"):
         page.fill("#query", query)
         page.click("#run")
-        page.wait_for_function("() => !document.getElementById('run').disabled && !document.getElementById('results').hidden")
+        page.wait_for_function("() => !document.getElementById('run').disabled "
+                               "&& !document.getElementById('results').hidden")
         assert page.locator("#saliency path.curve").get_attribute("d").count("L") == 12 // 2 - 1
     posts = [u for u in log["requests"] if u.endswith("/api/videos")]
     assert not posts, posts
