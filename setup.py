@@ -6,8 +6,8 @@ cfg = ConfigParser(delimiters=['='])
 cfg.read('settings.ini', encoding='utf-8')
 c = cfg['DEFAULT']
 reqs = c.get('requirements', '').split()
-extras = {name: c.get(f'{name}_requirements', '').split() for name in ('video', 'studies', 'docs', 'dev')}
-extras['all'] = sorted({r for name in ('video', 'studies', 'docs') for r in extras[name]})
+extras = {name: c.get(f'{name}_requirements', '').split() for name in ('video', 'studies', 'demo', 'docs', 'dev')}
+extras['all'] = sorted({r for name in ('video', 'studies', 'demo', 'docs') for r in extras[name]})
 scripts = [s.strip() for s in c.get('console_scripts', '').split('\n') if s.strip()]
 
 setuptools.setup(
