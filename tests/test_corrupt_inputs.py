@@ -192,7 +192,7 @@ def test_failed_writes_name_the_output(base, capsys, tmp_path, monkeypatch, code
     _assert_one_line(rc, err, tmp_path / "m.json")
     assert why in err and ".m.json." not in err and not list(tmp_path.iterdir())
     monkeypatch.undo()
-    import videolights.model.checkpoint as C
+    import videolights.model.hub as C  # where the checkpoint files are written
 
     monkeypatch.setattr(C, "save_file", _raise(OSError(code, why, *([] if code == errno.ENOSPC else ["x"]))))
     if code == errno.EACCES:  # a folder one may not write into: the temporary folder cannot be made

@@ -47,7 +47,8 @@ def test_round_trip_gives_identical_outputs_and_todays_files(tiny, tmp_path):
     save_checkpoint(tmp_path / "ckpt", model, cfg)
     names = sorted(p.name for p in (tmp_path / "hub").iterdir())
     assert names == ["README.md", "config.json", "metrics.json", "model.safetensors", "provenance.json"]
-    for f in ("config.json", "model.safetensors"):  # byte for byte what save_checkpoint writes
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == names  # save_checkpoint writes the card too
+    for f in ("config.json", "model.safetensors", "README.md"):  # byte for byte what save_checkpoint writes
         assert (tmp_path / "hub" / f).read_bytes() == (tmp_path / "ckpt" / f).read_bytes(), f
     back = VideoLights.from_pretrained(tmp_path / "hub")
     assert type(back) is VideoLights and not back.training and back.cfg == cfg

@@ -46,7 +46,7 @@ SECTIONS = (  # the docs sidebar in reading order: (caption, pages); a page is a
     ),
     ("Data", ("data/*",)),
     ("Training", ("train/*", "model/06_checkpoint")),
-    ("Applications", ("apps/*", "model/07_convert")),
+    ("Applications", ("apps/*", "model/07_convert", "model/10_hub")),
     ("Studies", ("studies/*",)),
     (
         "Explanations",
