@@ -4,12 +4,12 @@
 
 # %% ../../nbs/commands/02_conversion.ipynb #8dd0d8092fe74a7c96281538738b07e2
 from __future__ import annotations
-import argparse, json
+import argparse
 from pathlib import Path
 from ..core.io import claim_file, claim_output
 
 # %% auto #0
-__all__ = ['read_checkpoint_info', 'convert_command']
+__all__ = ['convert_command']
 
 # %% ../../nbs/commands/02_conversion.ipynb #cc3
 def _convert_parser() -> argparse.ArgumentParser:
@@ -38,19 +38,12 @@ def _add_official_args(p, src):
     p.add_argument("--dataset", default="qvhighlights", choices=("qvhighlights", "charades"), help="with --official")
     p.add_argument("--cache", default=None, help="with --official: where the download stays (default: <out>-download)")
 
-
-def read_checkpoint_info(folder) -> dict:
-    "The provenance a checkpoint folder records ({} if none)."
-    p = Path(folder) / "provenance.json"
-    return json.loads(p.read_text()) if p.exists() else {}
-
 # %% ../../nbs/commands/02_conversion.ipynb #cc_off2
 def _convert_official(a) -> int:
     "`convert --official NAME`: fetch the README's checkpoint, convert it, write it with its model card."
     from videolights.apps.download import checkpoint_file, fetch, official_checkpoint, record, with_official_blocks
     from videolights.model.checkpoint import save_checkpoint  # lazy: torch only for this command
     from videolights.model.convert import from_official
-    from videolights.model.hub import write_model_card
 
     ck = official_checkpoint(a.official, a.dataset)
     claim_output(a.out, "checkpoint", overwrite=a.overwrite)  # refused before anything is fetched
@@ -60,9 +53,8 @@ def _convert_official(a) -> int:
     cfg = with_official_blocks(cfg, ck)
     extra = dict(official=ck.name, dataset=ck.dataset, source=ck.remote.url, sha256=digest, converted_from=str(path))
     metrics = {"brief": ck.results, "split": ck.split, "source": "the original README"}
-    save_checkpoint(a.out, model, cfg, metrics=metrics, extra=extra)
     name, note = f"{ck.name} ({ck.dataset})", " (the numbers the original README reports; not re-measured here)"
-    write_model_card(a.out, cfg, metrics, read_checkpoint_info(a.out), split=ck.split, name=name, note=note)
+    save_checkpoint(a.out, model, cfg, metrics=metrics, extra=extra, split=ck.split, name=name, note=note)
     record(cache, ck.remote, digest, path.stat().st_size)
     print(f"converted the official {ck.name} ({ck.dataset}) -> {a.out} (preset {cfg.preset})")
     return 0
@@ -72,7 +64,6 @@ def convert_command(argv: list[str] | None = None) -> int:
     "`videolights convert`: an original checkpoint file -> our checkpoint directory (or back, `--to-official`)."
     from videolights.model.checkpoint import load_checkpoint, save_checkpoint  # lazy: torch only for this command
     from videolights.model.convert import from_official, load_official_file, official_options, to_official
-    from videolights.model.hub import write_model_card
 
     a = _convert_parser().parse_args(argv)
     if a.official:
@@ -98,7 +89,6 @@ def convert_command(argv: list[str] | None = None) -> int:
             "epoch": ck.get("epoch") if isinstance(ck.get("epoch"), (int, float)) else None,
         },
     )
-    write_model_card(a.out, cfg, None, read_checkpoint_info(a.out))
     n = sum(p.numel() for p in model.parameters())
     print(f"converted {a.checkpoint} -> {a.out} ({n:,} parameters, preset {cfg.preset})")
     return 0
