@@ -21,7 +21,8 @@ __all__ = ['log', 'SLOWFAST_URL', 'ENCODERS', 'FEATURE_PRESETS', 'FEATURE_DIRS',
            'read_frames_at', 'read_clip_frames', 'load_pretrained', 'load_tokenizer', 'load_parts',
            'auto_device', 'check_query', 'ClipEncoder', 'blip_clean', 'Blip2Encoder',
            'default_slowfast_checkpoint', 'find_slowfast_checkpoint', 'SlowFastEncoder', 'check_extractable',
-           'make_encoder', 'FeatureExtractor', 'video_outputs', 'write_video_features', 'write_features']
+           'make_encoder', 'FeatureExtractor', 'video_outputs', 'write_video_features', 'write_features',
+           'extract_videos']
 
 # %% ../../nbs/apps/00_features.ipynb #c0006
 def clip_times(
@@ -460,3 +461,22 @@ def write_features(
             for q, f in zip(chunk, feats):
                 _save_npz(tdirs[b] / f"qid{q['qid']}.npz", **f)
     return {"video": {b: str(d) for b, d in vdirs.items()}, "text": {b: str(d) for b, d in tdirs.items()}}
+
+# %% ../../nbs/apps/00_features.ipynb #fx21
+def extract_videos(fx: FeatureExtractor, videos: dict, out_dir, progress: bool = True, desc: str = "videos") -> dict:
+    "Features of `videos` ({vid: path}) to `out_dir`: `{'done': [vid], 'skipped': [vid], 'failed': {path: reason}}`."
+    report = {"done": [], "skipped": [], "failed": {}}
+    for vid, path in tqdm(videos.items(), desc=desc, unit="video", disable=not progress):
+        outputs = video_outputs(fx, out_dir, vid)
+        if all(p.exists() for p in outputs.values()):
+            report["skipped"].append(vid)
+            continue
+        try:
+            write_video_features(fx, path, outputs)
+        except VideoLightsError as e:
+            report["failed"][str(path)] = str(e)
+        except Exception as e:  # one broken file (a decoder crash) never stops the run
+            report["failed"][str(path)] = f"{type(e).__name__}: {str(e)[:200]}"
+        else:
+            report["done"].append(vid)
+    return report
