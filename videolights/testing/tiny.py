@@ -11,6 +11,7 @@ import numpy as np
 from ..core.config import VideoLightsConfig
 from ..model.checkpoint import save_checkpoint
 from ..model.videolights import build_model
+from ..apps.slowfast import SlowFast, save_slowfast_blobs
 
 # %% auto #0
 __all__ = ['TINY_WORDS', 'make_test_video', 'make_tiny_clip', 'make_tiny_blip2', 'make_tiny_slowfast', 'make_tiny_blip',
@@ -135,8 +136,6 @@ def make_tiny_blip2(out_dir, dim: int = 16, image_size: int = 32, seed: int = 0)
 # %% ../../nbs/testing/01_tiny.ipynb #sf21
 def make_tiny_slowfast(path, width: int = 8, seed: int = 0) -> Path:
     "Save a random `SlowFast` of `width` as a Caffe2-style blobs pickle at `path` (features of 36 * width dims)."
-    from videolights.apps.slowfast import SlowFast, save_slowfast_blobs  # lazy: apps, only needed here
-
     torch.manual_seed(seed)
     return save_slowfast_blobs(SlowFast(width=width), path)
 
