@@ -33,13 +33,15 @@ def main(argv=None) -> int:
     ap.add_argument("--slowfast-model", help="SLOWFAST_8x8_R50.pkl (block slowfast)")
     ap.add_argument("--model", help="CLIP / BLIP-2 id or dir (blocks clip, blip)")
     ap.add_argument("--limit", type=int, default=20, help="videos to compare (0: all)")
+    ap.add_argument("--frame-size", type=int, default=224, help="decode size (224, as HERO and the original)")
     ap.add_argument("--device", default=None)
     a = ap.parse_args(argv)
     from videolights.apps.features import FeatureExtractor
     from videolights.apps.pretrain_data import VIDEO_EXTS
 
     model = a.slowfast_model if a.block == "slowfast" else a.model
-    fx = FeatureExtractor((a.block,), models={a.block: model} if model else None, device=a.device)
+    models = {a.block: model} if model else None
+    fx = FeatureExtractor((a.block,), models=models, frame_size=a.frame_size, device=a.device)
     vids = sorted(p for p in Path(a.videos).iterdir() if p.suffix.lower() in VIDEO_EXTS)
     vids = [p for p in vids if (Path(a.released) / f"{p.stem}.npz").exists()][: a.limit or None]
     if not vids:

@@ -85,20 +85,22 @@ def _shard(items: list, state) -> list:
     return items[state.process_index :: state.num_processes]
 
 
-def _gather_failures(failed: dict, state) -> dict:
-    "The failures of every process (one dict), on every process."
-    if state.num_processes == 1:
-        return failed
-    from accelerate.utils import gather_object  # lazy: accelerate only when sharded
+def _gather_report(rep: dict, state) -> dict:
+    "`{'done': n, 'skipped': n, 'failed': {path: reason}}` over every process, on every process."
+    reps = [rep]
+    if state.num_processes > 1:
+        from accelerate.utils import gather_object  # lazy: accelerate only when sharded
 
-    return {k: v for d in gather_object([failed]) for k, v in d.items()}
+        reps = gather_object([rep])
+    out = {k: sum(len(r[k]) for r in reps) for k in ("done", "skipped")}
+    return dict(out, failed={p: why for r in reps for p, why in r["failed"].items()})
 
 
-def _summary(counts: dict, failed: dict, out) -> str:
+def _summary(total: dict, out) -> str:
     "The lines printed at the end: counts, where the features are, and every failed file with its reason."
+    failed = total["failed"]
     lines = [
-        f"features in {out}: {counts['done']} video(s) extracted, {counts['skipped']} already there, "
-        f"{len(failed)} failed"
+        f"features in {out}: {total['done']} video(s) extracted, {total['skipped']} already there, {len(failed)} failed"
     ]
     lines += [f"  FAILED {p}: {why}" for p, why in sorted(failed.items())]
     return "\n".join(lines)
@@ -118,15 +120,12 @@ def _extract(a) -> int:
     show = not a.no_progress and state.is_main_process
     rep = extract_videos(fx, dict(_shard(list(videos.items()), state)), a.out, progress=show)
     write_features(fx, {}, a.out, _shard(queries, state), progress=False)
-    failed = _gather_failures(rep["failed"], state)
+    total = _gather_report(rep, state)
     state.wait_for_everyone()
     if not state.is_main_process:
-        return 1 if failed else 0
-    print(
-        _summary({k: len(rep[k]) for k in ("done", "skipped")}, failed, a.out),
-        file=sys.stderr if failed else sys.stdout,
-    )
-    if failed:
+        return 1 if total["failed"] else 0
+    print(_summary(total, a.out), file=sys.stderr if total["failed"] else sys.stdout)
+    if total["failed"]:
         return 1
     if a.dataset:
         _build(a, fx)
