@@ -55,8 +55,8 @@ def test_predict_bad_input(setup, videolights_cmd, kind, needle):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-def test_predict_slowfast_checkpoint_is_refused(tmp_path, setup, videolights_cmd):
-    "A checkpoint trained on SlowFast features cannot run on a raw video; the message names the fix."
+def test_predict_slowfast_checkpoint_without_its_model(tmp_path, setup, videolights_cmd):
+    "A checkpoint on SlowFast features runs on a raw video given the SlowFast file; without one, one line says where to get it."
     import torch
     from videolights.core.config import VideoLightsConfig
     from videolights.model.videolights import build_model
@@ -65,9 +65,12 @@ def test_predict_slowfast_checkpoint_is_refused(tmp_path, setup, videolights_cmd
     cfg = VideoLightsConfig.from_preset("tiny")
     torch.manual_seed(0)
     ck = save_checkpoint(tmp_path / "sf", build_model(cfg), cfg)
-    r = run(videolights_cmd, ["predict", str(video), "a dog", "--checkpoint", str(ck), "--device", "cpu"])
-    assert r.returncode == 2 and "slowfast" in r.stderr and "SlowFast is not in transformers" in r.stderr
-    assert str(ck) in r.stderr
+    env = {k: v for k, v in ENV.items() if k != "VIDEOLIGHTS_SLOWFAST"}
+    r = subprocess.run(videolights_cmd + ["predict", str(video), "a dog", "--checkpoint", str(ck), "--device", "cpu",
+                                          "--slowfast-model", str(tmp_path / "missing.pkl")],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 2 and "SlowFast checkpoint" in r.stderr and "SLOWFAST_8x8_R50.pkl" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
 
 
 def test_predict_dataset_then_eval(setup, videolights_cmd):

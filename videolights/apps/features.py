@@ -12,14 +12,17 @@ from tqdm.auto import tqdm
 from ..core.errors import VideoLightsError
 from ..core.io import atomic_path
 from ..core.provenance import process_state
+from .slowfast import encode_clips, hero_frame_index, load_slowfast
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'ENCODERS', 'FEATURE_PRESETS', 'FEATURE_DIRS', 'clip_times', 'probe_video', 'read_clip_frames',
-           'load_pretrained', 'load_tokenizer', 'load_parts', 'auto_device', 'check_query', 'ClipEncoder',
-           'blip_clean', 'Blip2Encoder', 'check_extractable', 'make_encoder', 'FeatureExtractor',
-           'write_features']
+__all__ = ['log', 'SLOWFAST_URL', 'ENCODERS', 'FEATURE_PRESETS', 'FEATURE_DIRS', 'clip_times', 'probe_video',
+           'read_frames_at', 'read_clip_frames', 'load_pretrained', 'load_tokenizer', 'load_parts',
+           'auto_device', 'check_query', 'ClipEncoder', 'blip_clean', 'Blip2Encoder',
+           'default_slowfast_checkpoint', 'find_slowfast_checkpoint', 'SlowFastEncoder', 'check_extractable',
+           'make_encoder', 'FeatureExtractor', 'video_outputs', 'write_video_features', 'write_features',
+           'extract_videos']
 
 # %% ../../nbs/apps/00_features.ipynb #c0006
 def clip_times(
@@ -107,16 +110,13 @@ class _Scaler:
         return self.g.pull().to_ndarray()
 
 # %% ../../nbs/apps/00_features.ipynb #c0010c
-def read_clip_frames(
+def read_frames_at(
     path,  # video file
-    clip_len: float = 2.0,  # seconds per clip
-    frames_per_clip: int = 1,  # frames per clip
+    times: np.ndarray,  # (n,) increasing target times in seconds
     size: int = 224,  # output frames are size x size (short-side resize + centre crop)
-) -> tuple:  # (frames uint8 (n_clips, frames_per_clip, size, size, 3), duration s)
-    "Decode `path` once and return the frames ffmpeg's `fps` filter would pick, one group per clip."
-    info = probe_video(path)
-    times = clip_times(info["duration"], clip_len, frames_per_clip, path)
-    flat = times.reshape(-1)
+) -> np.ndarray:  # uint8 (n, size, size, 3)
+    "Decode `path` once and return, for each target time, the frame ffmpeg's `fps` filter would pick."
+    flat = np.asarray(times, dtype=np.float64).reshape(-1)
     out = [None] * len(flat)
     k, prev = 0, None
     with _open(path) as c:
@@ -140,7 +140,19 @@ def read_clip_frames(
             raise
         except Exception as e:
             raise VideoLightsError(f"video {path} failed to decode ({type(e).__name__}: {e}); re-encode it") from None
-    return np.stack(out).reshape(*times.shape, size, size, 3), info["duration"]
+    return np.stack(out)
+
+
+def read_clip_frames(
+    path,  # video file
+    clip_len: float = 2.0,  # seconds per clip
+    frames_per_clip: int = 1,  # frames per clip
+    size: int = 224,  # output frames are size x size (short-side resize + centre crop)
+) -> tuple:  # (frames uint8 (n_clips, frames_per_clip, size, size, 3), duration s)
+    "Decode `path` once and return the frames ffmpeg's `fps` filter would pick, one group per clip."
+    info = probe_video(path)
+    times = clip_times(info["duration"], clip_len, frames_per_clip, path)
+    return read_frames_at(path, times, size).reshape(*times.shape, size, size, 3), info["duration"]
 
 # %% ../../nbs/apps/00_features.ipynb #c0018
 def load_pretrained(fn, model_id, what):
@@ -275,11 +287,60 @@ class Blip2Encoder:
         h = h.float().cpu().numpy()
         return [dict(last_hidden_state=h[i, :n], pooler_output=h[i, 0]) for i, n in enumerate(lens)]
 
+# %% ../../nbs/apps/00_features.ipynb #sf02
+SLOWFAST_URL = "https://dl.fbaipublicfiles.com/pyslowfast/model_zoo/kinetics400/SLOWFAST_8x8_R50.pkl"
+
+
+def default_slowfast_checkpoint() -> Path:
+    "Where the SlowFast checkpoint is looked for when none is given: `$VIDEOLIGHTS_SLOWFAST` or the user cache."
+    env = os.environ.get("VIDEOLIGHTS_SLOWFAST")
+    return Path(env) if env else Path.home() / ".cache" / "videolights" / "SLOWFAST_8x8_R50.pkl"
+
+
+def find_slowfast_checkpoint(path=None) -> Path:
+    "`path` (or the default) if it is a file; else an error naming where to put the download."
+    p = Path(path) if path is not None else default_slowfast_checkpoint()
+    if not p.is_file():
+        raise VideoLightsError(
+            f"SlowFast checkpoint {p} not found; download {SLOWFAST_URL} to it (or set VIDEOLIGHTS_SLOWFAST), "
+            f"or pass feature_models={{'slowfast': PATH}} (CLI: --slowfast-model PATH)"
+        )
+    return p
+
+# %% ../../nbs/apps/00_features.ipynb #sf03
+class SlowFastEncoder:
+    "SlowFast-R50 8x8 clip features as HERO's extractor computes them (video only)."
+
+    name, text_dim = "slowfast", None
+
+    def __init__(self, model_id=None, device=None, dtype: str = "float32", batch_size: int = 4):
+        self.device, self.batch_size = auto_device(device), batch_size
+        self.model_id = str(find_slowfast_checkpoint(model_id))
+        self.net = load_slowfast(self.model_id, self.device)
+        self.video_dim = self.net.dim  # 2304 for the released checkpoint
+
+    def encode_video(self, path, clip_len: float = 2.0, frame_size: int = 224, target_fps: int = 30) -> np.ndarray:
+        "`(ceil(duration / clip_len), dim)` float32 features of the video at `path`."
+        info = probe_video(path)
+        if not info["fps"]:
+            raise VideoLightsError(f"video {path} has no frame rate in its header; re-encode it")
+        n = len(clip_times(info["duration"], 1 / target_fps, path=path))  # frames ffmpeg's fps filter emits
+        idx = hero_frame_index(n, info["duration"], info["fps"], clip_len, target_fps)
+        used, where = np.unique(idx, return_inverse=True)
+        frames = read_frames_at(path, (used + 0.5) / target_fps, frame_size)
+        where, bs = where.reshape(idx.shape), self.batch_size
+        feats = [encode_clips(self.net, frames[where[i : i + bs]], bs, self.device) for i in range(0, len(idx), bs)]
+        return np.concatenate(feats)
+
 # %% ../../nbs/apps/00_features.ipynb #c0024
-ENCODERS = {"clip": ClipEncoder, "blip": Blip2Encoder}
-FEATURE_PRESETS = {"clip": ("clip",), "clip_blip": ("clip", "blip")}  # extractable feature sets
+ENCODERS = {"slowfast": SlowFastEncoder, "clip": ClipEncoder, "blip": Blip2Encoder}
+FEATURE_PRESETS = {
+    "clip": ("clip",),
+    "clip_blip": ("clip", "blip"),
+    "slowfast_clip_blip": ("slowfast", "clip", "blip"),
+}  # extractable feature sets
 FEATURE_DIRS = {
-    "video": {"clip": "clip_features", "blip": "blip_video_features"},
+    "video": {"slowfast": "slowfast_features", "clip": "clip_features", "blip": "blip_video_features"},
     "text": {"clip": "clip_text_features", "blip": "blip_text_features"},
 }  # official directory names
 
@@ -290,8 +351,7 @@ def check_extractable(blocks, what="feature blocks"):
     if bad:
         raise VideoLightsError(
             f"{what} {list(blocks)} include {bad}, which cannot be extracted from a raw video here "
-            f"(only {list(ENCODERS)}: SlowFast is not in transformers); use a checkpoint trained with "
-            f"video_blocks [['clip',512],['blip',768]] or pass precomputed features"
+            f"(only {list(ENCODERS)}); use a checkpoint trained on those blocks or pass precomputed features"
         )
 
 
@@ -321,28 +381,36 @@ class FeatureExtractor:
         self.frame_size, self.batch_size = frame_size, batch_size
         self.encoders = {b: make_encoder(b, (models or {}).get(b), device, dtype) for b in self.blocks}
         self.video_blocks = tuple((b, int(e.video_dim)) for b, e in self.encoders.items())
-        self.text_blocks = tuple((b, int(e.text_dim)) for b, e in self.encoders.items())
+        self.text_blocks = tuple((b, int(e.text_dim)) for b, e in self.encoders.items() if e.text_dim)
 
     def encode_video(self, path, progress: bool = False) -> dict:
         "`{block: (n_clips, D) float32}` for the video at `path`."
+        out = {b: e.encode_video(path, self.clip_len, self.frame_size) for b, e in self._video_only().items()}
+        frame_encoders = {b: e for b, e in self.encoders.items() if b not in out}
+        if not frame_encoders:
+            return out
         frames, _ = read_clip_frames(path, self.clip_len, self.frames_per_clip, self.frame_size)
         n, k = frames.shape[:2]
         flat, bs = frames.reshape(n * k, *frames.shape[2:]), self.batch_size
-        out = {}
-        for b, enc in self.encoders.items():
+        for b, enc in frame_encoders.items():
             starts = tqdm(range(0, len(flat), bs), desc=f"{b} {Path(path).name}", disable=not progress, leave=False)
             feats = np.concatenate([enc.encode_images(flat[i : i + bs]) for i in starts])
             out[b] = feats.reshape(n, k, -1).mean(1).astype(np.float32)
-        return out
+        return {b: out[b] for b in self.blocks}
+
+    def _video_only(self) -> dict:
+        "The encoders that decode the video themselves and have no text side (SlowFast)."
+        return {b: e for b, e in self.encoders.items() if not e.text_dim}
 
     def encode_queries(self, texts) -> dict:
         "`{block: [{last_hidden_state (L, d), pooler_output (D,)}]}` for each text."
         texts = [texts] if isinstance(texts, str) else list(texts)
         for t in texts:
             check_query(t)
-        res = {b: [] for b in self.encoders}
+        text_encoders = {b: e for b, e in self.encoders.items() if e.text_dim}
+        res = {b: [] for b in text_encoders}
         for i in range(0, len(texts), self.batch_size):
-            for b, enc in self.encoders.items():
+            for b, enc in text_encoders.items():
                 res[b] += enc.encode_texts(texts[i : i + self.batch_size])
         return res
 
@@ -357,6 +425,17 @@ def _save_npz(path, **arrays):
         np.savez_compressed(tmp, **arrays)  # numpy adds .npz to other names
 
 
+def video_outputs(fx: FeatureExtractor, out_dir, vid: str) -> dict:
+    "`{block: out_dir/<official dir>/{vid}.npz}`: the files one video's features go to."
+    return {b: Path(out_dir) / FEATURE_DIRS["video"][b] / f"{vid}.npz" for b in fx.blocks}
+
+
+def write_video_features(fx: FeatureExtractor, path, outputs: dict) -> None:
+    "Encode the video at `path` (every block first, then write), one atomic file per block."
+    for b, f in fx.encode_video(path).items():
+        _save_npz(outputs[b], features=f)
+
+
 def write_features(
     fx: FeatureExtractor,
     videos,  # {vid: path} or a list of paths (vid = file stem)
@@ -368,14 +447,13 @@ def write_features(
     "Write `{dir}/{vid}.npz` and `{dir}/qid{qid}.npz` in the official layout; returns the output directories."
     out_dir = Path(out_dir)
     vdirs = {b: out_dir / FEATURE_DIRS["video"][b] for b in fx.blocks}
-    tdirs = {b: out_dir / FEATURE_DIRS["text"][b] for b in fx.blocks}
+    tdirs = {b: out_dir / FEATURE_DIRS["text"][b] for b, _ in fx.text_blocks}
     if not isinstance(videos, dict):
         videos = {Path(p).stem: p for p in videos}
     done = lambda dirs, name: skip_existing and all((d / name).exists() for d in dirs.values())
     for vid, p in tqdm(videos.items(), desc="videos", disable=not progress):
         if not done(vdirs, f"{vid}.npz"):
-            for b, f in fx.encode_video(p).items():
-                _save_npz(vdirs[b] / f"{vid}.npz", features=f)
+            write_video_features(fx, p, video_outputs(fx, out_dir, vid))
     queries = [q for q in (queries or []) if not done(tdirs, f"qid{q['qid']}.npz")]
     for i in tqdm(range(0, len(queries), fx.batch_size), desc="queries", disable=not progress or not queries):
         chunk = queries[i : i + fx.batch_size]
@@ -383,3 +461,22 @@ def write_features(
             for q, f in zip(chunk, feats):
                 _save_npz(tdirs[b] / f"qid{q['qid']}.npz", **f)
     return {"video": {b: str(d) for b, d in vdirs.items()}, "text": {b: str(d) for b, d in tdirs.items()}}
+
+# %% ../../nbs/apps/00_features.ipynb #fx21
+def extract_videos(fx: FeatureExtractor, videos: dict, out_dir, progress: bool = True, desc: str = "videos") -> dict:
+    "Features of `videos` ({vid: path}) to `out_dir`: `{'done': [vid], 'skipped': [vid], 'failed': {path: reason}}`."
+    report = {"done": [], "skipped": [], "failed": {}}
+    for vid, path in tqdm(videos.items(), desc=desc, unit="video", disable=not progress):
+        outputs = video_outputs(fx, out_dir, vid)
+        if all(p.exists() for p in outputs.values()):
+            report["skipped"].append(vid)
+            continue
+        try:
+            write_video_features(fx, path, outputs)
+        except VideoLightsError as e:
+            report["failed"][str(path)] = str(e)
+        except Exception as e:  # one broken file (a decoder crash) never stops the run
+            report["failed"][str(path)] = f"{type(e).__name__}: {str(e)[:200]}"
+        else:
+            report["done"].append(vid)
+    return report

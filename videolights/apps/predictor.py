@@ -18,7 +18,14 @@ from ..data.batching import join_blocks, tef, pad_arrays, make_loader
 from ..data.store import load_dataset, check_blocks
 from ..model.checkpoint import load_checkpoint
 from ..model.postprocess import postprocess
-from .features import auto_device, check_query, FeatureExtractor, ENCODERS, probe_video, clip_times
+from videolights.apps.features import (
+    auto_device,
+    check_query,
+    check_extractable,
+    FeatureExtractor,
+    probe_video,
+    clip_times,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +107,7 @@ def _extractable_blocks(cfg, path) -> list:
     "The feature blocks of `cfg` (video then text, each once); an error naming the fix if one cannot be extracted."
     vb, tb = [n for n, _ in cfg.data.video_blocks], [n for n, _ in cfg.data.text_blocks]
     names = list(dict.fromkeys(vb + tb))
-    bad = [n for n in names if n not in ENCODERS]
-    if bad:
-        raise VideoLightsError(
-            f"checkpoint {path} was trained on feature blocks video={vb} text={tb}, and {bad} cannot be extracted "
-            f"from a raw video here (only {list(ENCODERS)}; SlowFast is not in transformers). Use a checkpoint "
-            f'trained with data.video_blocks=[["clip",512],["blip",768]], or pass precomputed features: '
-            f"predict(query, features={{...}})"
-        )
+    check_extractable(names, what=f"the feature blocks of checkpoint {path}")
     return names
 
 
@@ -121,6 +121,9 @@ def _check_predict_input(query, video, features, clip_len: float):
         clip_times(probe_video(video)["duration"], clip_len, path=video)
 
 
+_MODEL_FLAGS = {"slowfast": "--slowfast-model", "clip": "--clip-model", "blip": "--blip2-model"}  # predict's flags
+
+
 def _check_extractor_dims(fx: FeatureExtractor, cfg, path):
     "Raise if a feature model of `fx` gives another dim than the checkpoint's config expects."
     for sec, have in (("video_blocks", dict(fx.video_blocks)), ("text_blocks", dict(fx.text_blocks))):
@@ -129,7 +132,7 @@ def _check_extractor_dims(fx: FeatureExtractor, cfg, path):
                 raise VideoLightsError(
                     f"checkpoint {path} expects {sec[:4]} block {n!r} of dim {dim}, but the {n} model "
                     f"'{fx.encoders[n].model_id}' gives {have[n]}; pass feature_models={{'{n}': <the model the "
-                    f"checkpoint was trained with>}} (CLI: --{'clip' if n == 'clip' else 'blip2'}-model)"
+                    f"checkpoint was trained with>}} (CLI: {_MODEL_FLAGS.get(n, '--' + n + '-model')})"
                 )
 
 # %% ../../nbs/apps/01_predictor.ipynb #c0014

@@ -30,6 +30,7 @@ def _predict_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--clip-model")
     ap.add_argument("--blip2-model")
+    ap.add_argument("--slowfast-model", help="SlowFast checkpoint (PySlowFast SLOWFAST_8x8_R50.pkl)")
     ap.add_argument("--device")
     ap.add_argument("--frame-size", type=int, default=224, help="decode size (224 as the original)")
     ap.add_argument("--dataset", help="saved dataset (instead of VIDEO QUERY)")
@@ -66,7 +67,8 @@ def predict_command(argv=None) -> int:
         return _predict_split(a)
     if not a.video or a.query is None:
         raise VideoLightsError("give VIDEO and QUERY (or --dataset PATH --out preds.jsonl)")
-    fm = {k: v for k, v in (("clip", a.clip_model), ("blip", a.blip2_model)) if v}
+    models = (("slowfast", a.slowfast_model), ("clip", a.clip_model), ("blip", a.blip2_model))
+    fm = {k: v for k, v in models if v}
     p = Predictor.from_checkpoint(a.checkpoint, device=a.device, feature_models=fm, frame_size=a.frame_size)
     rec = p.predict(a.query, video=a.video, nms_thd=0.7 if a.nms is None else a.nms, top_k=a.top_k)
     print(format_moments(rec, a.top_k))

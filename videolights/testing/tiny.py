@@ -11,10 +11,11 @@ import numpy as np
 from ..core.config import VideoLightsConfig
 from ..model.checkpoint import save_checkpoint
 from ..model.videolights import build_model
+from ..apps.slowfast import SlowFast, save_slowfast_blobs
 
 # %% auto #0
-__all__ = ['TINY_WORDS', 'make_test_video', 'make_tiny_clip', 'make_tiny_blip2', 'make_tiny_blip',
-           'make_demo_checkpoint']
+__all__ = ['TINY_WORDS', 'make_test_video', 'make_tiny_clip', 'make_tiny_blip2', 'make_tiny_slowfast', 'make_tiny_blip',
+           'make_demo_checkpoint', 'make_slowfast_demo_checkpoint']
 
 # %% ../../nbs/testing/01_tiny.ipynb #tv12
 def make_test_video(
@@ -132,6 +133,12 @@ def make_tiny_blip2(out_dir, dim: int = 16, image_size: int = 32, seed: int = 0)
     BlipImageProcessor(size={"height": image_size, "width": image_size}).save_pretrained(out)
     return out
 
+# %% ../../nbs/testing/01_tiny.ipynb #sf21
+def make_tiny_slowfast(path, width: int = 8, seed: int = 0) -> Path:
+    "Save a random `SlowFast` of `width` as a Caffe2-style blobs pickle at `path` (features of 36 * width dims)."
+    torch.manual_seed(seed)
+    return save_slowfast_blobs(SlowFast(width=width), path)
+
 # %% ../../nbs/testing/01_tiny.ipynb #tb22
 def make_tiny_blip(out_dir, dim: int = 16, image_size: int = 32, seed: int = 0) -> dict:
     "Save tiny random BLIP captioning and ITM models (BERT tokenizer with [DEC]) under `out_dir`; returns their dirs."
@@ -183,3 +190,21 @@ def make_demo_checkpoint(out_dir, seed: int = 0, **cfg_overrides) -> Path:
     torch.manual_seed(seed)
     model = build_model(cfg).eval()
     return save_checkpoint(out / "ckpt", model, cfg, extra={"feature_models": fm})
+
+# %% ../../nbs/testing/01_tiny.ipynb #sf24
+def make_slowfast_demo_checkpoint(out_dir, seed: int = 0, width: int = 8, **cfg_overrides) -> Path:
+    "A tiny random SlowFast + CLIP + BLIP-2 checkpoint and its tiny feature models under `out_dir` (no download)."
+    out = Path(out_dir)
+    fm = {
+        "slowfast": str(make_tiny_slowfast(out / "slowfast.pkl", width, seed)),
+        "clip": str(make_tiny_clip(out / "clip")),
+    }
+    fm["blip"] = str(make_tiny_blip2(out / "blip2"))
+    cfg = VideoLightsConfig.from_preset(
+        "tiny",
+        f'data.video_blocks=[["slowfast",{36 * width}],["clip",20],["blip",16]]',
+        'data.text_blocks=[["clip",16],["blip",16]]',
+        *[f"{k}={json.dumps(v)}" for k, v in cfg_overrides.items()],
+    )
+    torch.manual_seed(seed)
+    return save_checkpoint(out / "ckpt", build_model(cfg).eval(), cfg, extra={"feature_models": fm})
