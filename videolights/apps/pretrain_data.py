@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'CAPTION_MODEL', 'ITM_MODEL', 'VIDEO_EXTS', 'itm_saliency', 'window_clip_ids', 'BlipCaptioner',
-           'BlipItmScorer', 'window_record', 'video_records', 'generate_pretrain_data']
+           'BlipItmScorer', 'window_record', 'video_records', 'list_videos', 'generate_pretrain_data']
 
 # %% ../../nbs/apps/02_pretrain_data.ipynb #c0006
 def itm_saliency(p):  # ITM match probabilities, any shape
@@ -160,7 +160,7 @@ def video_records(
 VIDEO_EXTS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v")
 
 
-def _list_videos(videos_dir) -> dict:
+def list_videos(videos_dir) -> dict:
     "{vid: path} of the videos in `videos_dir` (by extension), sorted by name."
     d = Path(videos_dir)
     if d.is_file():
@@ -217,7 +217,7 @@ def generate_pretrain_data(
 ) -> Path:
     "Captions, windows, saliency and features for every video in `videos_dir`; returns the dataset (or jsonl) path."
     state, out = process_state(), Path(out)
-    vids = _list_videos(videos_dir)
+    vids = list_videos(videos_dir)
     todo = [v for v in vids if not (out / "records" / f"{v}.jsonl").exists()]
 
     def make_models():

@@ -109,13 +109,13 @@ def _summary(total: dict, out) -> str:
 def _extract(a) -> int:
     "`features extract`: this process's videos and queries, then (main process) the summary and the dataset."
     from videolights.apps.features import FeatureExtractor, check_extractable, extract_videos, write_features
-    from videolights.apps.pretrain_data import _list_videos  # lazy: torch, transformers only for this command
+    from videolights.apps.pretrain_data import list_videos  # lazy: torch, transformers only for this command
 
     if a.dataset and not a.annotations:
         raise VideoLightsError("--dataset needs --annotations SPLIT=FILE.jsonl ...")
     blocks, models, clip_len = _extractor_set(a)
     check_extractable(blocks, what="--blocks")
-    videos, queries, state = _list_videos(a.videos), _read_queries(a), process_state()
+    videos, queries, state = list_videos(a.videos), _read_queries(a), process_state()
     fx = FeatureExtractor(blocks, models=models, clip_len=clip_len, frame_size=a.frame_size, device=a.device)
     show = not a.no_progress and state.is_main_process
     rep = extract_videos(fx, dict(_shard(list(videos.items()), state)), a.out, progress=show)
