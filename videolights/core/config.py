@@ -35,7 +35,7 @@ class DataConfig:
     normalize_text: bool = True  # L2-normalise each text block per token (original: not --no_norm_tfeat)
     clip_len: float = 2.0  # seconds per clip (2 on QVHighlights/TVSum, 1 on Charades-STA)
     max_v_l: int = 75  # clips per video in training; longer videos are cut there and read in windows at inference
-    window_overlap: float = 0.5  # inference beyond max_v_l: fraction of max_v_l shared by consecutive windows
+    window_overlap: float = 0.5  # inference beyond max_v_l: share of max_v_l two windows share (reports/long-videos)
     window_score: str = "saliency"  # how window scores are made comparable: saliency (x mean sigmoid) or raw
     max_q_l: int = 32  # tokens kept per query
     max_windows: int = 5  # ground-truth windows kept per query (more are shuffled and cut, as the original)
