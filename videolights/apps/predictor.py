@@ -13,11 +13,11 @@ from tqdm.auto import tqdm
 from ..core.config import override
 from ..core.errors import VideoLightsError
 from ..core.io import save_jsonl
-from ..core.spans import temporal_nms
-from ..data.batching import join_blocks, tef, pad_arrays, make_loader
+from ..data.batching import join_blocks, tef, pad_arrays, make_loader, VideoLightsDataset
 from ..data.store import load_dataset, check_blocks
 from ..model.checkpoint import load_checkpoint
 from ..model.postprocess import postprocess
+from ..model.windows import window_starts, window_clips, merge_windows, MERGE_NMS_THD
 from videolights.apps.features import (
     auto_device,
     check_query,
@@ -30,8 +30,8 @@ from videolights.apps.features import (
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'make_inputs', 'merge_chunks', 'predict_features', 'Predictor', 'plot_prediction', 'predict_dataset',
-           'format_moments']
+__all__ = ['log', 'make_inputs', 'merge_chunks', 'predict_features', 'Predictor', 'plot_prediction',
+           'long_video_records', 'with_long_videos', 'predict_dataset', 'format_moments']
 
 # %% ../../nbs/apps/01_predictor.ipynb #c0006
 def _check_feats(video_feats: dict, query_feats: dict, d) -> None:
@@ -51,56 +51,53 @@ def _check_feats(video_feats: dict, query_feats: dict, d) -> None:
 
 
 def make_inputs(video_feats: dict, query_feats: dict, cfg, device=None) -> tuple:
-    "Model inputs `{src_txt, src_txt_mask, src_vid, src_vid_mask}` (one row per chunk) and the chunk lengths in clips."
+    "Model inputs `{src_txt, src_txt_mask, src_vid, src_vid_mask}` (one row per window) and the windows' first clips."
     d = cfg.data
     _check_feats(video_feats, query_feats, d)
     vnames, tnames = [n for n, _ in d.video_blocks], [n for n, _ in d.text_blocks]
-    n, M = min(len(video_feats[b]) for b in vnames), d.max_v_l
-    chunks = []
-    for s in range(0, n, M):
-        v = join_blocks([np.asarray(video_feats[b])[s : s + M] for b in vnames], M, d.normalize_video)
-        chunks.append(np.concatenate([v, tef(len(v))], 1) if d.use_tef else v)
+    n = min(len(video_feats[b]) for b in vnames)
+    starts = window_starts(n, d.max_v_l, d.window_overlap)  # (W,)
+    L = n - int(starts[-1])  # clips per window
+    v = join_blocks([np.asarray(video_feats[b]) for b in vnames], n, d.normalize_video)  # (n, Dv)
+    v = torch.from_numpy(v)[window_clips(starts, L)]  # (W, L, Dv)
+    if d.use_tef:
+        v = torch.cat([v, torch.from_numpy(tef(L)).expand(len(starts), L, 2)], -1)
     t = join_blocks([np.asarray(query_feats[b]) for b in tnames], d.max_q_l, d.normalize_text)
-    v, vm = pad_arrays(chunks)
-    tt, tm = pad_arrays([t] * len(chunks))
+    tt, tm = pad_arrays([t] * len(starts))
     dev = device if device is not None else "cpu"
-    inputs = dict(src_txt=tt.to(dev), src_txt_mask=tm.to(dev), src_vid=v.to(dev), src_vid_mask=vm.to(dev))
-    return inputs, [len(c) for c in chunks]
+    vm = torch.ones(v.shape[:2])
+    inputs = dict(src_txt=tt.to(dev), src_txt_mask=tm.to(dev), src_vid=v.contiguous().to(dev), src_vid_mask=vm.to(dev))
+    return inputs, starts
 
 # %% ../../nbs/apps/01_predictor.ipynb #c0010
-def merge_chunks(outputs: dict, lens: list, cfg, meta: dict, nms_thd: float | None = 0.7, top_k: int = 10) -> dict:
-    "One submission record from the model outputs of the chunks of one video."
-    cl = cfg.data.clip_len
-    recs = postprocess(outputs, [dict(meta, duration=L * cl, clip_len=cl) for L in lens], cfg)
-    sal = outputs["saliency_scores"].detach().float().cpu().numpy()  # (n_chunks, Lv)
-    wins, sals, off = [], [], 0.0
-    for b, (r, L) in enumerate(zip(recs, lens)):
-        w = np.asarray(r.get("pred_relevant_windows", []), dtype=np.float64).reshape(-1, 3)
-        w[:, :2] = np.clip(w[:, :2], 0, L * cl) + off  # chunk time -> video time
-        wins.append(w)
-        sals.append(sal[b, :L])
-        off += L * cl
-    w, sal = np.concatenate(wins), np.concatenate(sals)
-    if nms_thd is not None and len(w) > 1:
-        w = w[temporal_nms(w[:, :2], w[:, 2], nms_thd)]
-    w = w[np.argsort(-w[:, 2], kind="stable")][:top_k]
+def merge_chunks(outputs: dict, starts, cfg, meta: dict, nms_thd: float | None = 0.7, top_k: int = 10) -> dict:
+    "One submission record from the model outputs of the windows of one video (`starts`: their first clips)."
+    cl, L = cfg.data.clip_len, outputs["saliency_scores"].shape[1]
+    n = int(starts[-1]) + L
+    recs = postprocess(outputs, [dict(meta, duration=L * cl, clip_len=cl)] * len(starts), cfg)
+    rows = [torch.tensor(r.get("pred_relevant_windows", []), dtype=torch.float64).reshape(-1, 3) for r in recs]
+    wid = torch.cat([torch.full((len(r),), b) for b, r in enumerate(rows)])
+    w = torch.cat(rows)  # (K, 3) in window time
+    sal_w = outputs["saliency_scores"].detach().float().cpu()  # (W, L)
+    w, sal = merge_windows(w[:, :2], w[:, 2], wid, sal_w, starts, n, cl, nms_thd, top_k, cfg.data.window_score)
+    sal = sal.numpy()
     order = np.argsort(-sal, kind="stable")
     hl = [[float(i * cl), float((i + 1) * cl), round(float(sal[i]), 4)] for i in order]
     return dict(
         meta,
-        duration=off,
-        pred_relevant_windows=[[round(float(a), 4), round(float(b), 4), round(float(s), 4)] for a, b, s in w],
+        duration=n * cl,
+        pred_relevant_windows=[[round(float(a), 4), round(float(b), 4), round(float(s), 4)] for a, b, s in w.tolist()],
         pred_saliency_scores=[round(float(s), 4) for s in sal],
         pred_highlight_clips=hl,
     )
 
 # %% ../../nbs/apps/01_predictor.ipynb #c0010b
 def predict_features(model, cfg, video_feats: dict, query_feats: dict, meta: dict, nms_thd=0.7, top_k=10, device=None):
-    "One ranked record for `query_feats` in `video_feats`: the model run on the video's chunks, `merge_chunks`."
-    inputs, lens = make_inputs(video_feats, query_feats, cfg, device)
+    "One ranked record for `query_feats` in `video_feats`: the model run on the video's windows, `merge_chunks`."
+    inputs, starts = make_inputs(video_feats, query_feats, cfg, device)
     with torch.no_grad():
         out = model(**inputs)
-    return merge_chunks(out, lens, cfg, meta, nms_thd=nms_thd, top_k=top_k)
+    return merge_chunks(out, starts, cfg, meta, nms_thd=nms_thd, top_k=top_k)
 
 # %% ../../nbs/apps/01_predictor.ipynb #c0012
 def _extractable_blocks(cfg, path) -> list:
@@ -234,6 +231,33 @@ def plot_prediction(rec: dict, path=None, clip_len: float = 2.0, top: int = 3):
         plt.close(fig)
     return fig
 
+# %% ../../nbs/apps/01_predictor.ipynb #lv0002
+def long_video_records(model, cfg, dd, split: str, device=None) -> dict:
+    "`{row: record}` for the queries of `split` whose video has more than `max_v_l` clips, predicted in windows."
+    full = VideoLightsDataset(dd, split, override(cfg, [f"data.max_v_l={2**31 - 1}"]), load_labels=False)
+    vnames, tnames = [n for n, _ in cfg.data.video_blocks], [n for n, _ in cfg.data.text_blocks]
+    nms = cfg.train.nms_thd if cfg.train.nms_thd != -1 else MERGE_NMS_THD
+    out = {}
+    for k in range(len(full)):
+        s = full[k]
+        if len(s["video_blocks"][0]) <= cfg.data.max_v_l:
+            continue
+        m = s["meta"]
+        meta = dict(qid=m["qid"], query=m.get("query", ""), vid=m.get("vid", ""))
+        vf, qf = dict(zip(vnames, s["video_blocks"])), dict(zip(tnames, s["query_blocks"]))
+        out[k] = predict_features(model, cfg, vf, qf, meta, nms, cfg.train.max_after_nms, device)
+    return out
+
+
+def with_long_videos(recs: list, model, cfg, dd, split: str, device=None) -> list:
+    "`recs` (one per query of `split`, in order) with the records of videos longer than `max_v_l` predicted in windows."
+    recs = list(recs)
+    for k, r in long_video_records(model, cfg, dd, split, device).items():
+        if recs[k]["qid"] != r["qid"]:
+            raise VideoLightsError(f"query {k} of split {split!r}: qid {recs[k]['qid']} != {r['qid']} (internal)")
+        recs[k] = {f: r[f] for f in recs[k]}  # the evaluation's fields, whole video
+    return recs
+
 # %% ../../nbs/apps/01_predictor.ipynb #c0027
 def predict_dataset(
     ckpt,
@@ -261,6 +285,7 @@ def predict_dataset(
         for batch in tqdm(loader, desc=f"predict {split}", disable=not progress):
             out = model(**{k: v.to(dev) for k, v in batch["model_inputs"].items()})
             recs += postprocess(out, batch["meta"], cfg)
+    recs = with_long_videos(recs, model, cfg, dd, split, dev)
     if out_jsonl is not None:
         save_jsonl(recs, out_jsonl)
     return recs

@@ -12,8 +12,8 @@ from .io import atomic_write_text, read_text
 
 # %% auto #0
 __all__ = ['QVHL_VIDEO_BLOCKS', 'QVHL_TEXT_BLOCKS', 'SALIENCY_KINDS', 'SECTIONS', 'RETIRED_FIELDS',
-           'SYNTH_VIDEO_BLOCKS', 'SYNTH_TEXT_BLOCKS', 'PRESET_CHANGES', 'PRESETS', 'DataConfig',
-           'ModelConfig', 'LossConfig', 'TrainConfig', 'VideoLightsConfig', 'override']
+           'INFERENCE_ONLY_FIELDS', 'SYNTH_VIDEO_BLOCKS', 'SYNTH_TEXT_BLOCKS', 'PRESET_CHANGES', 'PRESETS',
+           'DataConfig', 'ModelConfig', 'LossConfig', 'TrainConfig', 'VideoLightsConfig', 'override']
 
 # %% ../../nbs/core/02_config.ipynb #561660b2
 QVHL_VIDEO_BLOCKS = (("slowfast", 2304), ("clip", 512), ("blip", 768))
@@ -34,7 +34,9 @@ class DataConfig:
     normalize_video: bool = True  # L2-normalise each video block per clip (original: not --no_norm_vfeat)
     normalize_text: bool = True  # L2-normalise each text block per token (original: not --no_norm_tfeat)
     clip_len: float = 2.0  # seconds per clip (2 on QVHighlights/TVSum, 1 on Charades-STA)
-    max_v_l: int = 75  # clips kept per video (longer videos are cut)
+    max_v_l: int = 75  # clips per video in training; longer videos are cut there and read in windows at inference
+    window_overlap: float = 0.5  # inference beyond max_v_l: share of max_v_l two windows share (reports/long-videos)
+    window_score: str = "saliency"  # how window scores are made comparable: saliency (x mean sigmoid) or raw
     max_q_l: int = 32  # tokens kept per query
     max_windows: int = 5  # ground-truth windows kept per query (more are shuffled and cut, as the original)
     saliency: str = (
@@ -167,6 +169,7 @@ class TrainConfig:
 _CHOICES = {
     "data.saliency": SALIENCY_KINDS,
     "data.feat_dtype": ("float32", "float16"),
+    "data.window_score": ("saliency", "raw"),
     "model.input_proj": ("auto", "conv", "linear"),
     "model.activation": ("prelu", "relu", "gelu"),
     "model.position_embedding": ("sine", "learned"),
@@ -178,7 +181,7 @@ _POSITIVE = (
     "train.lr train.n_epoch train.bsz train.eval_bsz train.grad_accum train.eval_every"
 ).split()
 _NONNEG = ("model.enc_layers", "model.bicmf_layers", "loss.eos_coef", "train.weight_decay", "train.num_workers")
-_RATES = ("model.input_dropout", "model.dropout", "model.fra_dropout")
+_RATES = ("model.input_dropout", "model.dropout", "model.fra_dropout", "data.window_overlap")
 
 
 def _check_values(cfg):
@@ -259,6 +262,7 @@ SECTIONS = {"data": DataConfig, "model": ModelConfig, "loss": LossConfig, "train
 RETIRED_FIELDS = {  # dotted name -> the values old config files may hold (the first: its default); read and dropped
     "model.pre_norm": (False,),  # pre-norm transformer blocks: never implemented (the original's default is post-norm)
 }
+INFERENCE_ONLY_FIELDS = ("data.window_overlap", "data.window_score")  # read only by prediction beyond max_v_l
 
 
 def _section_from_dict(cls, d: dict, where: str):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 import yaml
 import videolights
-from ..core.config import RETIRED_FIELDS, VideoLightsConfig, ModelConfig, LossConfig
+from ..core.config import INFERENCE_ONLY_FIELDS, RETIRED_FIELDS, VideoLightsConfig, ModelConfig, LossConfig
 from ..core.errors import VideoLightsError
 
 log = logging.getLogger(__name__)
@@ -268,8 +268,11 @@ class Run:
 
 
 def _config_key(cfg: VideoLightsConfig) -> dict:
-    "`cfg.to_dict()` with every retired field back at its old default, so a run id outlives the field's removal."
+    "`cfg.to_dict()` with retired fields at their old default and inference-only fields left out (ids outlive both)."
     d = cfg.to_dict()
+    for k in INFERENCE_ONLY_FIELDS:
+        sec, name = k.split(".")
+        d[sec].pop(name)
     for k, values in RETIRED_FIELDS.items():
         sec, name = k.split(".")
         d[sec][name] = values[0]

@@ -11,7 +11,7 @@ import pandas as pd
 import matplotlib.pyplot as plt
 import seaborn as sns
 import yaml
-from ..core.config import RETIRED_FIELDS, VideoLightsConfig
+from ..core.config import INFERENCE_ONLY_FIELDS, RETIRED_FIELDS, VideoLightsConfig
 from ..core.io import atomic_write_text
 from ..core.provenance import provenance
 from .grid import Grid, DEFAULT_METRICS, run_id, GRID_DIR, NB_DIR
@@ -214,7 +214,10 @@ def _stale(grid: Grid, records, reports) -> list:
         if not p.is_file():
             continue
         have = {k: v for k, v in _flat(json.loads(p.read_text())).items() if k not in RETIRED_FIELDS}
-        want = _flat(grid.config(r["arm"], r["seed"]).to_dict())
+        want = {
+            k: v for k, v in _flat(grid.config(r["arm"], r["seed"]).to_dict()).items() if k not in INFERENCE_ONLY_FIELDS
+        }
+        have = {k: v for k, v in have.items() if k not in INFERENCE_ONLY_FIELDS}
         diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
         if diff:
             out.append(f"- `{r['arm']}` seed {r['seed']} (`{r['run_id']}`): {', '.join(diff[:6])}")
