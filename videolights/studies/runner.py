@@ -12,6 +12,7 @@ from ..core.errors import VideoLightsError
 from ..core.io import atomic_write_text
 from ..train.experiment import dataset_for
 from .grid import Grid, Run, expand, load_grid, run_dir
+from .launcher import Task, job_log, launch
 from .report import render_report
 
 log = logging.getLogger(__name__)
@@ -158,8 +159,6 @@ def _log_rec(rec):
 # %% ../../nbs/studies/01_runner.ipynb #rn_launch
 def _launch_runs(todo: list, study_dir: Path, launcher: str, options, jobs: int):
     "Run `todo` as one submitit job each; a job that left no `run.json` gets a failed record naming its log."
-    from videolights.studies.launcher import Task, job_log, launch  # lazy: submitit, only with --launcher
-
     worker = importlib.import_module("videolights.studies.runner").execute_run  # pickled by reference
     for r in todo:  # a record of an earlier attempt must not pass for this one
         (run_dir(study_dir, r) / "run.json").unlink(missing_ok=True)
