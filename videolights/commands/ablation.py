@@ -81,10 +81,11 @@ def ablate_command(argv=None) -> int:
     a = _ablate_parser().parse_args(argv)
     if a.jobs < 1:
         raise VideoLightsError(f"--jobs={a.jobs} must be >= 1")
+    opts = _options(a)
     if a.dry_run:
         return _list_runs(a)
     kw = {k: getattr(a, k) for k in ("dataset", "seeds", "jobs", "reports", "force", "report_only", "prune")}
-    out = ablate(a.grid, **kw, launcher=a.launcher, options=_options(a))
+    out = ablate(a.grid, **kw, launcher=a.launcher, options=opts)
     print(f"report: {out['readme']}")
     for r in out["failed"]:
         print(
