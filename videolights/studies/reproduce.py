@@ -4,7 +4,7 @@
 
 # %% ../../nbs/studies/04_reproduce.ipynb #7256ad1aeade
 from __future__ import annotations
-import hashlib, importlib, json, logging, os, platform, time
+import hashlib, importlib, json, logging, os, platform, shutil, time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -18,7 +18,8 @@ from ..core.provenance import provenance
 from ..data.store import check_blocks, read_manifest
 from .grid import drop_blocks
 from .launcher import Task, job_log, launch
-from ..train.experiment import dataset_for, run_experiment
+from ..train.experiment import dataset_for
+from ..train.loop import fit
 
 log = logging.getLogger(__name__)
 
@@ -230,18 +231,35 @@ def _join_tasks() -> int:
     except (ImportError, RuntimeError):
         return 0  # not inside a submitit job
     if env.num_tasks > 1:
+        import torch
+
         submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
+        if not torch.cuda.is_available():  # as `accelerate launch --cpu`: Accelerate then joins the processes by gloo
+            os.environ.setdefault("ACCELERATE_USE_CPU", "true")
     return env.global_rank
 
-# %% ../../nbs/studies/04_reproduce.ipynb #115d973fb069
+# %% ../../nbs/studies/04_reproduce.ipynb #6c7d2f19c47f
+def _save_run(out: Path, cfg: VideoLightsConfig, summary: dict):
+    "`config.json`, `metrics.json` and `val_predictions.jsonl` of a finished run; the training state is deleted."
+    cfg.save(out / "config.json")
+    brief = (summary.get("metrics") or {}).get("brief", {})
+    counters = {k: summary.get(k) for k in ("status", "steps", "epochs", "best_epoch", "minutes")}
+    atomic_write_text(out / "metrics.json", json.dumps({"metrics": brief, **counters}, indent=2) + "\n")
+    preds = out / "train" / "best_val_preds.jsonl"
+    if preds.is_file():
+        shutil.copyfile(preds, out / "val_predictions.jsonl")
+    for d in ("state", "last"):
+        shutil.rmtree(out / "train" / d, ignore_errors=True)
+
+
 def reproduce_run(spec: dict) -> dict:
     "Train and evaluate one run of a `plan_runs` plan into its folder; writes and returns its `run.json` record."
     out, t0 = Path(spec["out_dir"]), time.time()
     rank = _join_tasks()
     deterministic_mode(spec.get("deterministic", True))
-    out.mkdir(parents=True, exist_ok=True)
+    cfg = VideoLightsConfig.from_dict(spec["config"])
     try:
-        run_experiment(spec["config"], spec["dataset"], out, pretrain=spec["pretrain"], keep_predictions=True)
+        summary = fit(cfg, out / "train", str(dataset_for(cfg, spec["dataset"])), overwrite=True)
         status, err = "ok", None
     except Exception as e:  # recorded; the other runs go on
         status, err = "failed", f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
@@ -250,6 +268,8 @@ def reproduce_run(spec: dict) -> dict:
     rec.update(status=status, error=err, seconds=round(time.time() - t0, 1), hardware=hardware())
     rec["environment"] = hashlib.sha256(lock.encode()).hexdigest()[:12]
     if rank == 0:
+        if status == "ok":
+            _save_run(out, cfg, summary)
         atomic_write_text(out / "environment.txt", lock)
         atomic_write_text(out / "run.json", json.dumps(rec, indent=2) + "\n")  # last: marks the run finished
     return rec
