@@ -11,6 +11,25 @@ from ..core.errors import VideoLightsError
 # %% auto #0
 __all__ = ['ablate_command']
 
+# %% ../../nbs/commands/06_ablation.ipynb #abl_launch
+def _launcher_args(ap: argparse.ArgumentParser):
+    "`--launcher` and `--slurm` (shared by `ablate` and `reproduce`)."
+    ap.add_argument(
+        "--launcher", choices=("local", "slurm"), help="run each run as a submitit job: on this machine or on SLURM"
+    )
+    ap.add_argument(
+        "--slurm", action="append", default=[], metavar="KEY=VALUE", help="SLURM option of a job (repeatable)"
+    )
+
+
+def _options(a) -> dict:
+    "The checked `--slurm` options (an error names a bad one)."
+    from videolights.studies.launcher import launcher_options  # lazy: submitit only with --launcher
+
+    if a.slurm and not a.launcher:
+        raise VideoLightsError("--slurm needs --launcher slurm (or local)")
+    return launcher_options(a.slurm) if a.launcher else {}
+
 # %% ../../nbs/commands/06_ablation.ipynb #cc8
 def _seeds_arg(s: str):
     if "," in s:
@@ -39,6 +58,7 @@ def _ablate_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="delete run folders of the study that are not runs of this grid (earlier settings)",
     )
+    _launcher_args(ap)
     return ap
 
 # %% ../../nbs/commands/06_ablation.ipynb #cli_ablate2
@@ -61,10 +81,11 @@ def ablate_command(argv=None) -> int:
     a = _ablate_parser().parse_args(argv)
     if a.jobs < 1:
         raise VideoLightsError(f"--jobs={a.jobs} must be >= 1")
+    opts = _options(a)
     if a.dry_run:
         return _list_runs(a)
     kw = {k: getattr(a, k) for k in ("dataset", "seeds", "jobs", "reports", "force", "report_only", "prune")}
-    out = ablate(a.grid, **kw)
+    out = ablate(a.grid, **kw, launcher=a.launcher, options=opts)
     print(f"report: {out['readme']}")
     for r in out["failed"]:
         print(

@@ -12,6 +12,7 @@ from ..core.errors import VideoLightsError
 from ..core.io import atomic_write_text
 from ..train.experiment import dataset_for
 from .grid import Grid, Run, expand, load_grid, run_dir
+from .launcher import Task, job_log, launch
 from .report import render_report
 
 log = logging.getLogger(__name__)
@@ -119,8 +120,8 @@ def _execute_args(a):
     return execute_run(Run(**{**r, "notebook": Path(r["notebook"])}), sd, kern)
 
 
-def run_grid(grid: Grid, reports="reports", jobs: int = 1, force: bool = False) -> list:
-    "Execute the runs of `grid` not done yet (`jobs` in parallel); returns one record per run."
+def run_grid(grid: Grid, reports="reports", jobs: int = 1, force: bool = False, launcher=None, options=None) -> list:
+    "Execute the runs of `grid` not done yet (`jobs` in parallel, or as `launcher` jobs); returns one record per run."
     study_dir = Path(reports) / grid.study
     runs = expand(grid)
     todo = [r for r in runs if force or not is_done(study_dir, r)]
@@ -134,7 +135,9 @@ def run_grid(grid: Grid, reports="reports", jobs: int = 1, force: bool = False) 
             os.environ.setdefault(k, "1")  # no progress bars in the saved notebooks
         prepare_data(grid)
         log.info(f"kernel {kern!r}, OMP_NUM_THREADS={env_threads}")
-        if jobs <= 1:
+        if launcher:
+            _launch_runs(todo, study_dir, launcher, options, jobs)
+        elif jobs <= 1:
             for r in todo:
                 _log_rec(execute_run(r, study_dir, kern))
         else:  # the worker is looked up in the installed module, so this also works from a notebook
@@ -152,6 +155,25 @@ def _log_rec(rec):
         msg += f": {rec['error']} -> see {rec['executed_notebook']}"
     log.info(msg)
     return rec
+
+# %% ../../nbs/studies/01_runner.ipynb #rn_launch
+def _launch_runs(todo: list, study_dir: Path, launcher: str, options, jobs: int):
+    "Run `todo` as one submitit job each; a job that left no `run.json` gets a failed record naming its log."
+    worker = importlib.import_module("videolights.studies.runner").execute_run  # pickled by reference
+    for r in todo:  # a record of an earlier attempt must not pass for this one
+        (run_dir(study_dir, r) / "run.json").unlink(missing_ok=True)
+    folder = study_dir / "jobs"
+    par = max(1, jobs) if launcher == "local" else None  # a cluster queues the jobs itself
+    states = launch([Task(r.run_id, worker, (r, str(study_dir))) for r in todo], launcher, folder, options, par)
+    for r in todo:
+        d = run_dir(study_dir, r)
+        if not (d / "run.json").is_file():
+            err = f"job ended without a result (state {states.get(r.run_id)}); log: {job_log(folder, r.run_id)}"
+            rec = {"run_id": r.run_id, "study": r.study, "arm": r.arm, "seed": r.seed, "notebook": r.notebook.name}
+            rec.update(params=r.params, executed_notebook=str(d / r.notebook.name), status="failed", error=err)
+            d.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(d / "run.json", json.dumps({**rec, "seconds": 0.0}, indent=2) + "\n")
+        _log_rec(json.loads((d / "run.json").read_text()))
 
 # %% ../../nbs/studies/01_runner.ipynb #rn_data
 def prepare_data(grid: Grid):
@@ -211,12 +233,21 @@ def _prune(g: Grid, reports, prune: bool):
 
 # %% ../../nbs/studies/01_runner.ipynb #rn_ablate
 def ablate(
-    grid_path, dataset=None, seeds=None, jobs: int = 1, reports="reports", force=False, report_only=False, prune=False
+    grid_path,
+    dataset=None,
+    seeds=None,
+    jobs: int = 1,
+    reports="reports",
+    force=False,
+    report_only=False,
+    prune=False,
+    launcher=None,
+    options=None,
 ) -> dict:
     "Run (what is not done of) a grid and render its report; returns `{'grid', 'records', 'readme', 'failed'}`."
     g = load_grid(grid_path, seeds=seeds, dataset=dataset)
     t0 = time.time()
-    recs = _finished_records(g, reports) if report_only else run_grid(g, reports, jobs=jobs, force=force)
+    recs = _finished_records(g, reports) if report_only else run_grid(g, reports, jobs, force, launcher, options)
     _prune(g, reports, prune and not report_only)
     cmd = " ".join(
         ["videolights ablate --grid", str(grid_path)]
