@@ -13,6 +13,7 @@ import videolights
 from ..core.config import VideoLightsConfig
 from ..core.errors import VideoLightsError
 from ..evaluation.metrics import eval_submission
+from ..evaluation.splits import split_ground_truth
 from .batching import join_blocks
 from videolights.data.store import (
     read_annotations,
@@ -29,14 +30,16 @@ GENERATOR_VERSION = 1
 
 # %% auto #0
 __all__ = ['log', 'GENERATOR_VERSION', 'PRESET_SIZES', 'RELABEL_VERSION', 'qvhl_annotation_path', 'SynthParams',
-           'synth_params', 'synth_name', 'query_latent', 'block_map', 'word_vec', 'clip_strength',
-           'video_latents', 'video_feats', 'text_feats', 'make_synthetic', 'params_of', 'planted_projection',
-           'windows_from_scores', 'baseline_submissions', 'baseline_metrics', 'cache_dir', 'synth_blocks_for',
-           'load_default_dataset']
+           'synth_params', 'param_key', 'synth_name', 'query_latent', 'block_map', 'word_vec',
+           'clip_strength', 'video_latents', 'video_feats', 'text_feats', 'make_synthetic', 'params_of',
+           'planted_projection', 'windows_from_scores', 'baseline_submissions', 'baseline_metrics',
+           'cache_dir', 'synth_blocks_for', 'load_default_dataset']
 
 # %% ../../nbs/data/02_synthetic.ipynb #c0006
 def qvhl_annotation_path(split: str) -> Path:
-    "Path of the QVHighlights `split` (train|val) annotations: repo data/, package assets or $VIDEOLIGHTS_DATA."
+    "Path of the QVHighlights `split` annotations: train|val from data/, assets or $VIDEOLIGHTS_DATA; test shipped."
+    if split == "test":
+        return split_ground_truth("qvhighlights", "test")  # the released test ground truth, labelled
     name = f"highlight_{split}_release.jsonl"
     here = Path(videolights.__file__).resolve().parent  # the installed package
     cands = [here / "assets" / "qvhighlights" / f"{name}.gz", here.parent / "data" / "qvhighlights" / name]
@@ -71,6 +74,7 @@ class SynthParams:
     scene: float = 1.0  # std of the per-video scene vector
     distractors: tuple = (1, 3)  # min, max distractor windows for a single-query video
     pretrain_latent_noise: float = 0.5  # text-latent noise of the pretrain variant
+    n_test: int | None = 0  # test queries from the released test ground truth (0: no test split; None: all 1542)
 
 # %% ../../nbs/data/02_synthetic.ipynb #c0008c
 def synth_params(preset="small", **kw) -> SynthParams:
@@ -81,6 +85,8 @@ def synth_params(preset="small", **kw) -> SynthParams:
     p = SynthParams(**{"n_train": n_tr, "n_val": n_va, **kw})
     if p.variant not in ("standard", "pretrain"):
         raise VideoLightsError(f"variant={p.variant!r} must be standard or pretrain")
+    if p.n_test is not None and p.n_test < 0:
+        raise VideoLightsError(f"n_test={p.n_test} must be >= 0 (0: no test split) or None (the whole test split)")
     if not p.sigma >= 0 or not p.clip_len > 0:
         raise VideoLightsError(f"need sigma >= 0 and clip_len > 0 (got {p.sigma}, {p.clip_len})")
     return p
@@ -91,10 +97,15 @@ def synth_params(preset="small", **kw) -> SynthParams:
 RELABEL_VERSION = 2
 
 
+def param_key(p: SynthParams) -> dict:
+    "The parameters that name a dataset and go in its manifest: all of `p`, less `n_test` when there is no test split."
+    return {k: v for k, v in asdict(p).items() if k != "n_test" or v != 0}
+
+
 def synth_name(preset="small", **kw) -> str:
     "Cache folder name of a synthetic dataset (changes with every parameter and the generator version)."
     p = synth_params(preset, **{k: v for k, v in kw.items() if k != "feat_dtype"})
-    key = asdict(p) | ({"relabel_version": RELABEL_VERSION} if p.clip_len != 2.0 else {})
+    key = param_key(p) | ({"relabel_version": RELABEL_VERSION} if p.clip_len != 2.0 else {})
     h = zlib.crc32(json.dumps(key, sort_keys=True).encode()) & 0xFFFFFFFF
     dtype = kw.get("feat_dtype", "float32")
     return f"synthetic-{preset}-g{GENERATOR_VERSION}-{h:08x}" + (f"-{dtype}" if dtype != "float32" else "")
@@ -265,9 +276,9 @@ def _synth_manifest(p: SynthParams, preset: str, feat_dtype) -> dict:
         feat_dtype=feat_dtype,
         counts={},
         source=f"videolights synthetic generator v{GENERATOR_VERSION} on real QVHighlights annotations "
-        f"(jayleicn/moment_detr); params {json.dumps(asdict(p))}",
+        f"(jayleicn/moment_detr); params {json.dumps(param_key(p))}",
         license="annotations: CC BY-NC-SA 4.0 (QVHighlights); generated features: same terms",
-        synth_params=asdict(p),
+        synth_params=param_key(p),
         generator_version=GENERATOR_VERSION,
     )
 
@@ -277,9 +288,8 @@ def make_synthetic(preset="small", out=None, feat_dtype="float32", overwrite=Fal
     p = synth_params(preset, **kw)
     maps = {m: {n: block_map(p, m, n, d) for n, d, _ in getattr(p, f"{m}_blocks")} for m in ("video", "text")}
     vrows, vidx = {"vid": [], "duration": [], "n_clips": [], **{f"v_{n}": [] for n, _, _ in p.video_blocks}}, {}
-    splits = {
-        s: _synth_split(p, s, n, maps, vrows, vidx, feat_dtype) for s, n in (("train", p.n_train), ("val", p.n_val))
-    }
+    sizes = [("train", p.n_train), ("val", p.n_val)] + ([("test", p.n_test)] if p.n_test != 0 else [])
+    splits = {s: _synth_split(p, s, n, maps, vrows, vidx, feat_dtype) for s, n in sizes}
     vfeat = video_features([(n, d) for n, d, _ in p.video_blocks], feat_dtype)
     dd = hf.DatasetDict({"videos": hf.Dataset.from_dict(vrows, features=vfeat), **splits})
     man = _synth_manifest(p, preset, feat_dtype)
