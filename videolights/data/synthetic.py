@@ -4,7 +4,7 @@
 
 # %% ../../nbs/data/02_synthetic.ipynb #c0003
 from __future__ import annotations
-import json, logging, math, os, zlib
+import functools, json, logging, math, os, zlib
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
@@ -127,8 +127,15 @@ def block_map(p: SynthParams, modality: str, name: str, dim: int) -> np.ndarray:
 
 
 def word_vec(p: SynthParams, name: str, dim: int, word: str) -> np.ndarray:
-    "Fixed random embedding `[dim]` of `word` in text block `name`."
-    return _rng(p.seed, "word", name, word).standard_normal(dim).astype(np.float32)
+    "Fixed random embedding `[dim]` of `word` in text block `name` (read-only: memoised)."
+    return _word_vec(p.seed, name, dim, word)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _word_vec(seed: int, name: str, dim: int, word: str) -> np.ndarray:
+    v = _rng(seed, "word", name, word).standard_normal(dim).astype(np.float32)
+    v.flags.writeable = False
+    return v
 
 # %% ../../nbs/data/02_synthetic.ipynb #c0013
 def clip_strength(rec: dict, L: int, clip_len: float) -> np.ndarray:
@@ -151,7 +158,8 @@ def _add_distractors(p: SynthParams, vid: str, h: np.ndarray, rec: dict, pool_qi
         if qd == rec["qid_raw"]:
             continue
         n = max(1, min(L, int(round(g.integers(2, 11) * 2.0 / p.clip_len))))
-        starts = [s for s in range(0, L - n + 1) if not busy[s : s + n].any()] or list(range(0, L - n + 1))
+        taken = np.concatenate([[0], np.cumsum(busy)])  # busy clips in [s, s + n) = taken[s + n] - taken[s]
+        starts = np.flatnonzero(taken[n:] == taken[: L - n + 1]).tolist() or list(range(0, L - n + 1))
         s = starts[int(g.integers(len(starts)))]
         h[s : s + n] += float(g.uniform(0.5, 1.0)) * query_latent(p, qd)
         busy[s : s + n] = True
