@@ -30,7 +30,7 @@ GENERATOR_VERSION = 1
 
 # %% auto #0
 __all__ = ['log', 'GENERATOR_VERSION', 'PRESET_SIZES', 'RELABEL_VERSION', 'qvhl_annotation_path', 'SynthParams',
-           'synth_params', 'param_key', 'synth_name', 'query_latent', 'block_map', 'word_vec',
+           'synth_params', 'check_n_test', 'synth_name', 'query_latent', 'block_map', 'word_vec',
            'clip_strength', 'video_latents', 'video_feats', 'text_feats', 'make_synthetic', 'params_of',
            'planted_projection', 'windows_from_scores', 'baseline_submissions', 'baseline_metrics',
            'cache_dir', 'synth_blocks_for', 'load_default_dataset']
@@ -74,7 +74,6 @@ class SynthParams:
     scene: float = 1.0  # std of the per-video scene vector
     distractors: tuple = (1, 3)  # min, max distractor windows for a single-query video
     pretrain_latent_noise: float = 0.5  # text-latent noise of the pretrain variant
-    n_test: int | None = 0  # test queries from the released test ground truth (0: no test split; None: all 1542)
 
 # %% ../../nbs/data/02_synthetic.ipynb #c0008c
 def synth_params(preset="small", **kw) -> SynthParams:
@@ -85,8 +84,6 @@ def synth_params(preset="small", **kw) -> SynthParams:
     p = SynthParams(**{"n_train": n_tr, "n_val": n_va, **kw})
     if p.variant not in ("standard", "pretrain"):
         raise VideoLightsError(f"variant={p.variant!r} must be standard or pretrain")
-    if p.n_test is not None and p.n_test < 0:
-        raise VideoLightsError(f"n_test={p.n_test} must be >= 0 (0: no test split) or None (the whole test split)")
     if not p.sigma >= 0 or not p.clip_len > 0:
         raise VideoLightsError(f"need sigma >= 0 and clip_len > 0 (got {p.sigma}, {p.clip_len})")
     return p
@@ -97,15 +94,22 @@ def synth_params(preset="small", **kw) -> SynthParams:
 RELABEL_VERSION = 2
 
 
-def param_key(p: SynthParams) -> dict:
-    "The parameters that name a dataset and go in its manifest: all of `p`, less `n_test` when there is no test split."
-    return {k: v for k, v in asdict(p).items() if k != "n_test" or v != 0}
+def check_n_test(n_test):
+    "The size of a test split: 0 (none, the default), N > 0 (the first N released test queries) or None (all 1542)."
+    if n_test is not None and (isinstance(n_test, bool) or not isinstance(n_test, int) or n_test < 0):
+        raise VideoLightsError(f"n_test={n_test!r} must be a count >= 0 (0: no test split) or None (the whole split)")
+    return n_test
 
 
 def synth_name(preset="small", **kw) -> str:
     "Cache folder name of a synthetic dataset (changes with every parameter and the generator version)."
-    p = synth_params(preset, **{k: v for k, v in kw.items() if k != "feat_dtype"})
-    key = param_key(p) | ({"relabel_version": RELABEL_VERSION} if p.clip_len != 2.0 else {})
+    p = synth_params(preset, **{k: v for k, v in kw.items() if k not in ("feat_dtype", "n_test")})
+    n_test = check_n_test(kw.get("n_test", 0))
+    key = (
+        asdict(p)
+        | ({"n_test": n_test} if n_test != 0 else {})
+        | ({"relabel_version": RELABEL_VERSION} if p.clip_len != 2.0 else {})
+    )
     h = zlib.crc32(json.dumps(key, sort_keys=True).encode()) & 0xFFFFFFFF
     dtype = kw.get("feat_dtype", "float32")
     return f"synthetic-{preset}-g{GENERATOR_VERSION}-{h:08x}" + (f"-{dtype}" if dtype != "float32" else "")
@@ -273,9 +277,10 @@ def _synth_split(p: SynthParams, split: str, n, maps: dict, vrows: dict, vidx: d
     return hf.Dataset.from_dict(rows, features=query_features(tb, feat_dtype))
 
 # %% ../../nbs/data/02_synthetic.ipynb #c0018e
-def _synth_manifest(p: SynthParams, preset: str, feat_dtype) -> dict:
-    "The manifest of a synthetic dataset: blocks, parameters and generator version, source and license."
-    return dict(
+def _synth_manifest(p: SynthParams, preset: str, feat_dtype, n_test=0) -> dict:
+    "The manifest of a synthetic dataset: blocks, parameters and generator version, source and license (+ `n_test`)."
+    test = {} if n_test == 0 else {"n_test": n_test}  # a dataset without a test split: the manifest as before
+    return test | dict(
         name=f"synthetic-{preset}",
         kind="qvhighlights",
         clip_len=p.clip_len,
@@ -284,23 +289,24 @@ def _synth_manifest(p: SynthParams, preset: str, feat_dtype) -> dict:
         feat_dtype=feat_dtype,
         counts={},
         source=f"videolights synthetic generator v{GENERATOR_VERSION} on real QVHighlights annotations "
-        f"(jayleicn/moment_detr); params {json.dumps(param_key(p))}",
+        f"(jayleicn/moment_detr); params {json.dumps(asdict(p))}",
         license="annotations: CC BY-NC-SA 4.0 (QVHighlights); generated features: same terms",
-        synth_params=param_key(p),
+        synth_params=asdict(p),
         generator_version=GENERATOR_VERSION,
     )
 
 
-def make_synthetic(preset="small", out=None, feat_dtype="float32", overwrite=False, **kw):
-    "Generate the synthetic dataset of `preset` (small|full); save to `out` if given (returns the path) else return it."
+def make_synthetic(preset="small", out=None, feat_dtype="float32", overwrite=False, n_test=0, **kw):
+    "Generate the synthetic dataset of `preset` (small|full), with `n_test` test queries; save to `out` or return it."
     p = synth_params(preset, **kw)
+    n_test = check_n_test(n_test)
     maps = {m: {n: block_map(p, m, n, d) for n, d, _ in getattr(p, f"{m}_blocks")} for m in ("video", "text")}
     vrows, vidx = {"vid": [], "duration": [], "n_clips": [], **{f"v_{n}": [] for n, _, _ in p.video_blocks}}, {}
-    sizes = [("train", p.n_train), ("val", p.n_val)] + ([("test", p.n_test)] if p.n_test != 0 else [])
+    sizes = [("train", p.n_train), ("val", p.n_val)] + ([("test", n_test)] if n_test != 0 else [])
     splits = {s: _synth_split(p, s, n, maps, vrows, vidx, feat_dtype) for s, n in sizes}
     vfeat = video_features([(n, d) for n, d, _ in p.video_blocks], feat_dtype)
     dd = hf.DatasetDict({"videos": hf.Dataset.from_dict(vrows, features=vfeat), **splits})
-    man = _synth_manifest(p, preset, feat_dtype)
+    man = _synth_manifest(p, preset, feat_dtype, n_test)
     if out is None:
         dd.manifest = dict(man, splits={k: len(v) for k, v in splits.items()}, n_videos=len(vrows["vid"]))
         return dd
