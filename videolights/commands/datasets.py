@@ -36,6 +36,15 @@ def _add_build_args(sub):
     b.add_argument("--charades-csv", nargs="*", default=[], help=csv_help)
 
 # %% ../../nbs/commands/01_datasets.ipynb #cc2b
+def _test_count(s: str):
+    "`--n-test`: a count >= 0 or `all` (None: the whole test split)."
+    if s == "all":
+        return None
+    if not s.isdigit():
+        raise argparse.ArgumentTypeError(f"{s!r} is not a count of queries or 'all'")
+    return int(s)
+
+
 def _add_synth_args(sub):
     s = sub.add_parser("synth", help="generate the embedded synthetic dataset")
     s.add_argument("--out", required=True)
@@ -46,6 +55,13 @@ def _add_synth_args(sub):
     s.add_argument("--variant", default=None, choices=("standard", "pretrain"))
     s.add_argument("--n-train", type=int, default=None)
     s.add_argument("--n-val", type=int, default=None)
+    s.add_argument(
+        "--n-test",
+        type=_test_count,
+        default=0,
+        help="add a test split: the first N queries of the released QVHighlights test ground truth, or all "
+        "(all: what `eval --split test` needs); default: no test split",
+    )
     s.add_argument("--feat-dtype", default="float32", choices=("float32", "float16"))
     s.add_argument(
         "--overwrite", action="store_true", help="replace the videolights dataset at --out (never another folder)"
@@ -131,6 +147,8 @@ def _data_synth(a):
 
     kw = dict(sigma=a.sigma, seed=a.seed, clip_len=a.clip_len, variant=a.variant, n_train=a.n_train, n_val=a.n_val)
     kw = {k: v for k, v in kw.items() if v is not None}
+    if a.n_test != 0:  # None: `--n-test all`
+        kw["n_test"] = a.n_test
     t = time.time()
     p = make_synthetic(preset=a.preset, out=a.out, feat_dtype=a.feat_dtype, overwrite=a.overwrite, **kw)
     print(f"wrote {p} in {time.time() - t:.1f} s")

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/data/02_synthetic.ipynb #c0003
 from __future__ import annotations
-import json, logging, math, os, zlib
+import functools, json, logging, math, os, zlib
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
@@ -13,6 +13,7 @@ import videolights
 from ..core.config import VideoLightsConfig
 from ..core.errors import VideoLightsError
 from ..evaluation.metrics import eval_submission
+from ..evaluation.splits import split_ground_truth
 from .batching import join_blocks
 from videolights.data.store import (
     read_annotations,
@@ -29,14 +30,16 @@ GENERATOR_VERSION = 1
 
 # %% auto #0
 __all__ = ['log', 'GENERATOR_VERSION', 'PRESET_SIZES', 'RELABEL_VERSION', 'qvhl_annotation_path', 'SynthParams',
-           'synth_params', 'synth_name', 'query_latent', 'block_map', 'word_vec', 'clip_strength',
-           'video_latents', 'video_feats', 'text_feats', 'make_synthetic', 'params_of', 'planted_projection',
-           'windows_from_scores', 'baseline_submissions', 'baseline_metrics', 'cache_dir', 'synth_blocks_for',
-           'load_default_dataset']
+           'synth_params', 'check_n_test', 'synth_name', 'query_latent', 'block_map', 'word_vec',
+           'clip_strength', 'video_latents', 'video_feats', 'text_feats', 'make_synthetic', 'params_of',
+           'planted_projection', 'windows_from_scores', 'baseline_submissions', 'baseline_metrics',
+           'cache_dir', 'synth_blocks_for', 'load_default_dataset']
 
 # %% ../../nbs/data/02_synthetic.ipynb #c0006
 def qvhl_annotation_path(split: str) -> Path:
-    "Path of the QVHighlights `split` (train|val) annotations: repo data/, package assets or $VIDEOLIGHTS_DATA."
+    "Path of the QVHighlights `split` annotations: train|val from data/, assets or $VIDEOLIGHTS_DATA; test shipped."
+    if split == "test":
+        return split_ground_truth("qvhighlights", "test")  # the released test ground truth, labelled
     name = f"highlight_{split}_release.jsonl"
     here = Path(videolights.__file__).resolve().parent  # the installed package
     cands = [here / "assets" / "qvhighlights" / f"{name}.gz", here.parent / "data" / "qvhighlights" / name]
@@ -91,10 +94,22 @@ def synth_params(preset="small", **kw) -> SynthParams:
 RELABEL_VERSION = 2
 
 
+def check_n_test(n_test):
+    "The size of a test split: 0 (none, the default), N > 0 (the first N released test queries) or None (all 1542)."
+    if n_test is not None and (isinstance(n_test, bool) or not isinstance(n_test, int) or n_test < 0):
+        raise VideoLightsError(f"n_test={n_test!r} must be a count >= 0 (0: no test split) or None (the whole split)")
+    return n_test
+
+
 def synth_name(preset="small", **kw) -> str:
     "Cache folder name of a synthetic dataset (changes with every parameter and the generator version)."
-    p = synth_params(preset, **{k: v for k, v in kw.items() if k != "feat_dtype"})
-    key = asdict(p) | ({"relabel_version": RELABEL_VERSION} if p.clip_len != 2.0 else {})
+    p = synth_params(preset, **{k: v for k, v in kw.items() if k not in ("feat_dtype", "n_test")})
+    n_test = check_n_test(kw.get("n_test", 0))
+    key = (
+        asdict(p)
+        | ({"n_test": n_test} if n_test != 0 else {})
+        | ({"relabel_version": RELABEL_VERSION} if p.clip_len != 2.0 else {})
+    )
     h = zlib.crc32(json.dumps(key, sort_keys=True).encode()) & 0xFFFFFFFF
     dtype = kw.get("feat_dtype", "float32")
     return f"synthetic-{preset}-g{GENERATOR_VERSION}-{h:08x}" + (f"-{dtype}" if dtype != "float32" else "")
@@ -116,8 +131,15 @@ def block_map(p: SynthParams, modality: str, name: str, dim: int) -> np.ndarray:
 
 
 def word_vec(p: SynthParams, name: str, dim: int, word: str) -> np.ndarray:
-    "Fixed random embedding `[dim]` of `word` in text block `name`."
-    return _rng(p.seed, "word", name, word).standard_normal(dim).astype(np.float32)
+    "Fixed random embedding `[dim]` of `word` in text block `name` (read-only: memoised)."
+    return _word_vec(p.seed, name, dim, word)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _word_vec(seed: int, name: str, dim: int, word: str) -> np.ndarray:
+    v = _rng(seed, "word", name, word).standard_normal(dim).astype(np.float32)
+    v.flags.writeable = False
+    return v
 
 # %% ../../nbs/data/02_synthetic.ipynb #c0013
 def clip_strength(rec: dict, L: int, clip_len: float) -> np.ndarray:
@@ -140,7 +162,8 @@ def _add_distractors(p: SynthParams, vid: str, h: np.ndarray, rec: dict, pool_qi
         if qd == rec["qid_raw"]:
             continue
         n = max(1, min(L, int(round(g.integers(2, 11) * 2.0 / p.clip_len))))
-        starts = [s for s in range(0, L - n + 1) if not busy[s : s + n].any()] or list(range(0, L - n + 1))
+        taken = np.concatenate([[0], np.cumsum(busy)])  # busy clips in [s, s + n) = taken[s + n] - taken[s]
+        starts = np.flatnonzero(taken[n:] == taken[: L - n + 1]).tolist() or list(range(0, L - n + 1))
         s = starts[int(g.integers(len(starts)))]
         h[s : s + n] += float(g.uniform(0.5, 1.0)) * query_latent(p, qd)
         busy[s : s + n] = True
@@ -254,9 +277,10 @@ def _synth_split(p: SynthParams, split: str, n, maps: dict, vrows: dict, vidx: d
     return hf.Dataset.from_dict(rows, features=query_features(tb, feat_dtype))
 
 # %% ../../nbs/data/02_synthetic.ipynb #c0018e
-def _synth_manifest(p: SynthParams, preset: str, feat_dtype) -> dict:
-    "The manifest of a synthetic dataset: blocks, parameters and generator version, source and license."
-    return dict(
+def _synth_manifest(p: SynthParams, preset: str, feat_dtype, n_test=0) -> dict:
+    "The manifest of a synthetic dataset: blocks, parameters and generator version, source and license (+ `n_test`)."
+    test = {} if n_test == 0 else {"n_test": n_test}  # a dataset without a test split: the manifest as before
+    return test | dict(
         name=f"synthetic-{preset}",
         kind="qvhighlights",
         clip_len=p.clip_len,
@@ -272,17 +296,17 @@ def _synth_manifest(p: SynthParams, preset: str, feat_dtype) -> dict:
     )
 
 
-def make_synthetic(preset="small", out=None, feat_dtype="float32", overwrite=False, **kw):
-    "Generate the synthetic dataset of `preset` (small|full); save to `out` if given (returns the path) else return it."
+def make_synthetic(preset="small", out=None, feat_dtype="float32", overwrite=False, n_test=0, **kw):
+    "Generate the synthetic dataset of `preset` (small|full), with `n_test` test queries; save to `out` or return it."
     p = synth_params(preset, **kw)
+    n_test = check_n_test(n_test)
     maps = {m: {n: block_map(p, m, n, d) for n, d, _ in getattr(p, f"{m}_blocks")} for m in ("video", "text")}
     vrows, vidx = {"vid": [], "duration": [], "n_clips": [], **{f"v_{n}": [] for n, _, _ in p.video_blocks}}, {}
-    splits = {
-        s: _synth_split(p, s, n, maps, vrows, vidx, feat_dtype) for s, n in (("train", p.n_train), ("val", p.n_val))
-    }
+    sizes = [("train", p.n_train), ("val", p.n_val)] + ([("test", n_test)] if n_test != 0 else [])
+    splits = {s: _synth_split(p, s, n, maps, vrows, vidx, feat_dtype) for s, n in sizes}
     vfeat = video_features([(n, d) for n, d, _ in p.video_blocks], feat_dtype)
     dd = hf.DatasetDict({"videos": hf.Dataset.from_dict(vrows, features=vfeat), **splits})
-    man = _synth_manifest(p, preset, feat_dtype)
+    man = _synth_manifest(p, preset, feat_dtype, n_test)
     if out is None:
         dd.manifest = dict(man, splits={k: len(v) for k, v in splits.items()}, n_videos=len(vrows["vid"]))
         return dd

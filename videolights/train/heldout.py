@@ -22,7 +22,9 @@ __all__ = ['check_test_split', 'test_ground_truth', 'evaluate_test']
 def check_test_split(dataset) -> None:
     "Refuse `--eval-test` before training when the dataset has no `test` split."
     if dataset is None:
-        raise VideoLightsError("--eval-test needs --dataset with a 'test' split (the embedded synthetic set has none)")
+        raise VideoLightsError(
+            "--eval-test needs --dataset with a 'test' split (synthetic: `videolights data synth --n-test all`)"
+        )
     splits = [s for s in load_dataset(dataset) if s != "videos"]
     if "test" not in splits:
         raise VideoLightsError(f"--eval-test: dataset {dataset} has no 'test' split (it has {', '.join(splits)})")
