@@ -7,9 +7,9 @@ PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python 
 BIN=$(dirname "$PY")
 "$PY" tools/make_readme.py --check
 "$BIN/ruff" check videolights   # the exported library: undefined / unused names (settings in pyproject.toml)
-"$BIN/nbdev_test" --flags slow --n_workers 1
+"$BIN/nbdev_test" --flags slow --n_workers 1 --timing   # --timing: each notebook's seconds in the log
 set +e
-"$PY" -m pytest -q tests/ "$@"
+"$PY" -m pytest -q --durations=30 tests/ "$@"   # the 30 slowest tests in the log
 rc=$?
 set -e
 # exit 5 is "no tests collected": a run that tests nothing fails (a wrong path or -k filter must not pass)
