@@ -29,35 +29,27 @@ def _reproduce_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--paper-submission",
         metavar="FILE",
-        help="the released checkpoint's predictions on the evaluated split, for the paired comparison column",
+        help="the released checkpoint's predictions on the evaluated (val) split, for the paired comparison column",
+    )
+    ap.add_argument(
+        "--paper-row", metavar="ROW", help="the row compared with --paper-submission (default: the last run)"
     )
     _launcher_args(ap)
     return ap
 
 # %% ../../nbs/commands/09_reproduction.ipynb #b8bbc8bf5201
-def _check_paper_submission(path):
-    "Refuse `--paper-submission` while the paired comparison is not available in this installation."
-    try:
-        from videolights.evaluation.significance import compare_submissions  # noqa: F401
-    except ImportError:
-        raise VideoLightsError(
-            f"--paper-submission {path}: the paired comparison needs videolights.evaluation.significance"
-            ".compare_submissions (videolights compare), which this installation lacks; run without the option"
-        ) from None
-    raise VideoLightsError(f"--paper-submission {path}: the paired column is not wired into reproduce yet")
-
-
 def reproduce_command(argv=None) -> int:
     "`videolights reproduce TABLE`: run a paper table over seeds and render its report."
     a = _reproduce_parser().parse_args(argv)
     if a.seeds < 1 or a.jobs < 1:
         raise VideoLightsError(f"--seeds={a.seeds} and --jobs={a.jobs} must be >= 1")
     opts = _options(a)
-    if a.paper_submission:
-        _check_paper_submission(a.paper_submission)
+    if a.paper_row and not a.paper_submission:
+        raise VideoLightsError(f"--paper-row {a.paper_row} needs --paper-submission FILE")
     from videolights.studies.reproduce import reproduce  # lazy: torch, pandas only for this command
 
     kw = dict(dataset=a.dataset, smoke=a.smoke, reports=a.reports, jobs=a.jobs, force=a.force)
+    kw.update(paper_submission=a.paper_submission, paper_row=a.paper_row)
     out = reproduce(a.table, a.seeds, launcher=a.launcher, options=opts, deterministic=not a.no_deterministic, **kw)
     print(f"report: {out['readme']}")
     for r in out["failed"]:

@@ -13,13 +13,14 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from ..core.config import VideoLightsConfig
 from ..core.errors import VideoLightsError
-from ..core.io import atomic_write_text
+from ..core.io import atomic_write_text, load_jsonl
 from ..core.provenance import provenance
-from ..data.store import check_blocks, read_manifest
+from ..data.store import check_blocks, load_dataset, read_manifest
+from ..evaluation.significance import compare_submissions
 from .grid import drop_blocks
 from .launcher import Task, job_log, launch
 from ..train.experiment import dataset_for
-from ..train.loop import fit
+from ..train.loop import EVAL_DATASET, fit, selection_score
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,8 @@ log = logging.getLogger(__name__)
 __all__ = ['log', 'PAPER_TABLES', 'SMOKE_OVERRIDES', 'DETERMINISM_NOTE', 'PaperRow', 'PaperTable', 'find_table',
            'row_config', 'run_key', 'plan_runs', 'deterministic_mode', 'environment_lock', 'hardware',
            'reproduce_run', 'run_done', 'bootstrap_interval', 'collect_metrics', 'summarize_rows',
-           'results_lines', 'plot_reproduction', 'render_reproduction', 'reproduce']
+           'results_lines', 'plot_reproduction', 'render_reproduction', 'best_seed', 'evaluated_split',
+           'paired_comparison', 'reproduce']
 
 # %% ../../nbs/studies/04_reproduce.ipynb #04ba1015ef73
 @dataclass(frozen=True)
@@ -341,7 +343,7 @@ def results_lines(table: PaperTable, summ: pd.DataFrame, paired: dict | None = N
     )
     lines = [head + " paired vs released (best seed) |", "|---|---|---|---|---|---|---|---|"]
     for r in summ.itertuples(index=False):
-        pair = (paired or {}).get(r.metric)
+        pair = paired["differences"].get(r.metric) if paired and r.row == paired["row"] else None
         pc = (
             f"{pair['difference']:+.2f} [{pair['low']:+.2f}, {pair['high']:+.2f}], p={pair['p_value']:.3f}"
             if pair
@@ -439,6 +441,18 @@ def _runs_lines(records: list, skipped: dict) -> list:
     return L + ["", DETERMINISM_NOTE, ""]
 
 # %% ../../nbs/studies/04_reproduce.ipynb #a2e1ce782a4d
+def _paired_lines(p: dict | None, sd: Path) -> list:
+    "What the paired column compares (and `paired.json` with the full comparison); nothing without one."
+    if not p:
+        return []
+    atomic_write_text(sd / "paired.json", json.dumps(p, indent=2) + "\n")
+    return [
+        f"- paired column: `{p['row']}` seed {p['seed']} (run `{p['run_id']}`, best seed by the trainer's selection "
+        f"score) − the released checkpoint (`{p['file']}`) on the {p['n_queries']} queries of the {p['split']} split: "
+        "difference, 95% paired bootstrap interval over queries, sign-flip p ([paired.json](paired.json))"
+    ]
+
+
 def render_reproduction(
     table: PaperTable, records: list, sd, smoke=False, skipped=None, command="", seconds=None, paired=None
 ) -> Path:
@@ -458,11 +472,68 @@ def render_reproduction(
     )
     if lock is not None:
         atomic_write_text(sd / "environment.txt", lock.read_text())
-    L = _head_lines(table, records, smoke, command, seconds) + ["", "## Results", ""]
+    L = _head_lines(table, records, smoke, command, seconds) + _paired_lines(paired, sd) + ["", "## Results", ""]
     L += results_lines(table, summ, paired) if len(summ) else ["No run finished; see the runs below."]
     L += ["", "## Figure", "", "![metrics](figures/metrics.png)"] if fig else []
     L += _runs_lines(records, skipped or {})
     return atomic_write_text(sd / "README.md", "\n".join(L))
+
+# %% ../../nbs/studies/04_reproduce.ipynb #77e9c426d9d0
+def _run_config(rec: dict) -> VideoLightsConfig:
+    return VideoLightsConfig.load(Path(rec["out_dir"]) / "config.json")
+
+
+def best_seed(records: list, row: str) -> dict:
+    "The finished run of `row` whose checkpoint has the highest selection score of the trainer (the best seed)."
+    ok = [r for r in records if r["status"] == "ok" and r["row"] == row]
+    if not ok:
+        raise VideoLightsError(f"--paper-submission: no run of row {row!r} finished; nothing to compare")
+
+    brief = {r["run_id"]: json.loads((Path(r["out_dir"]) / "metrics.json").read_text())["metrics"] for r in ok}
+    return max(ok, key=lambda r: selection_score(brief[r["run_id"]], _run_config(r)))
+
+
+def evaluated_split(rec: dict) -> tuple:
+    "`(split name, ground-truth records)` of the split a run was evaluated on (its dataset's val split)."
+    dd = load_dataset(dataset_for(_run_config(rec), rec["dataset"]))
+    split = next(s for s in ("val", "valid") if s in dd)
+    return split, [json.loads(r) for r in dd[split]["record"]]
+
+
+def _check_same_queries(path, paper: list, ours: list, split: str):
+    "Refuse a submission whose queries are not those of our predictions on `split`."
+    want, got = {r["qid"] for r in ours}, {r.get("qid") for r in paper}
+    if want != got:
+        miss, extra = sorted(want - got, key=str), sorted(got - want, key=str)
+        raise VideoLightsError(
+            f"--paper-submission {path}: its queries are not the {split} split's ({len(miss)} missing, e.g. "
+            f"{miss[:3]}; {len(extra)} not in it, e.g. {extra[:3]}); give the released checkpoint's {split} predictions"
+        )
+
+
+def paired_comparison(table: PaperTable, records: list, path, row=None, n_resamples=10_000, split_gt=None) -> dict:
+    "Ours (best seed of `row`) − the released checkpoint (`path`), paired over queries; `split_gt`: (split, gt)."
+    if row is not None and row not in {r.name for r in table.rows}:
+        raise VideoLightsError(f"--paper-row {row!r} is not a row of {table.name}: {[r.name for r in table.rows]}")
+    done = {r["row"] for r in records if r["status"] == "ok"}
+    row = row or next((r.name for r in reversed(table.rows) if r.name in done), table.rows[-1].name)
+    best = best_seed(records, row)
+    preds = Path(best["out_dir"]) / "val_predictions.jsonl"
+    if not preds.is_file():
+        raise VideoLightsError(f"--paper-submission: run {best['run_id']} wrote no {preds.name}; rerun it with --force")
+    split, gt = split_gt or evaluated_split(best)
+    ours, paper = load_jsonl(preds), load_jsonl(path)
+    _check_same_queries(path, paper, ours, split)
+    cfg = _run_config(best)
+    try:
+        res = compare_submissions(
+            {"released": paper, "ours": ours}, gt, EVAL_DATASET[cfg.data.saliency], cfg.data.clip_len, n_resamples
+        )
+    except VideoLightsError as e:
+        raise VideoLightsError(f"--paper-submission {path}: {e}") from None
+    diffs = {d["metric"]: d for d in res["differences"]}
+    info = dict(row=row, seed=best["seed"], run_id=best["run_id"], split=split, n_queries=len(gt), file=str(path))
+    return dict(info, metrics=res["metrics"], differences=diffs)
 
 # %% ../../nbs/studies/04_reproduce.ipynb #3958c9ca56b5
 def _prepare_data(runs: list):
@@ -489,7 +560,7 @@ def _launch(todo: list, sd: Path, launcher: str, options, jobs: int):
 # %% ../../nbs/studies/04_reproduce.ipynb #87c37b91c0db
 def reproduce(
     table: str, seeds=3, dataset=None, smoke=False, reports="reports", launcher=None, options=None, jobs=1,
-    force=False, deterministic=True, paired=None, command=None,
+    force=False, deterministic=True, paper_submission=None, paper_row=None, command=None,
 ) -> dict:  # fmt: skip
     "Run (what is not done of) a paper table over `seeds` and render `reports/reproduce-TABLE/`."
     t = find_table(table)
@@ -504,6 +575,8 @@ def reproduce(
         raise VideoLightsError(
             "--smoke: the embedded synthetic data has no TVSum domains; smoke-test qvhighlights or charades"
         )
+    if paper_submission is not None and not Path(paper_submission).is_file():
+        raise VideoLightsError(f"--paper-submission {paper_submission}: no such file")
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     sd, t0 = Path(reports) / f"reproduce-{t.name}", time.time()
     dataset = str(Path(dataset).resolve()) if dataset is not None else None
@@ -519,6 +592,7 @@ def reproduce(
     records = [json.loads((Path(r["out_dir"]) / "run.json").read_text()) for r in runs]
     cmd = command or f"videolights reproduce {t.name} --seeds {len(seeds)}" + (
         " --smoke" if smoke else f" --dataset {dataset}"
-    )
+    ) + (f" --paper-submission {paper_submission}" if paper_submission else "")
+    paired = paired_comparison(t, records, paper_submission, paper_row) if paper_submission else None
     readme = render_reproduction(t, records, sd, smoke, skipped, cmd, time.time() - t0, paired)
     return {"table": t, "records": records, "readme": readme, "failed": [r for r in records if r["status"] != "ok"]}

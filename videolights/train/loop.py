@@ -440,13 +440,14 @@ def _final_evaluation(t: Training):
     st, last = t.st, (t.st.history[-1] if t.st.history else {})
     if t.eval_dl is None or (last.get("step") == st.step and "eval" in last):
         return None
-    metrics, _, score = evaluate_run(t)
+    metrics, recs, score = evaluate_run(t)
     if t.acc.is_main_process:
         save_checkpoint(t.out / "last", t.raw, t.cfg, metrics, t.checkpoint_info())
     if st.best_epoch < 0:  # no evaluation in the run yet: the final state is the best we have
         st.best, st.best_metrics = score, metrics
         if t.acc.is_main_process:
             save_checkpoint(t.out / "best", t.raw, t.cfg, metrics, t.checkpoint_info())
+            save_jsonl(recs, t.out / "best_val_preds.jsonl")  # as for a `best` chosen at an epoch's evaluation
     return metrics
 
 # %% ../../nbs/train/00_loop.ipynb #lp_finish
