@@ -28,6 +28,7 @@ def _demo_parser() -> argparse.ArgumentParser:
     ap.add_argument("--max-upload-mb", type=float, default=1024)
     ap.add_argument("--clip-model")
     ap.add_argument("--blip2-model")
+    ap.add_argument("--slowfast-model", help="SlowFast checkpoint (PySlowFast SLOWFAST_8x8_R50.pkl)")
     ap.add_argument("--device")
     ap.add_argument("--frame-size", type=int, default=224, help="decode size (224 as the original)")
     return ap
@@ -71,7 +72,8 @@ def demo_command(argv=None) -> int:
         raise VideoLightsError(f"--top-k {a.top_k} must be >= 1")
     check_port(a.host, a.port)
     examples = _example_videos(a.examples)  # checked before the models load
-    fm = {k: v for k, v in (("clip", a.clip_model), ("blip", a.blip2_model)) if v}
+    models = (("slowfast", a.slowfast_model), ("clip", a.clip_model), ("blip", a.blip2_model))
+    fm = {k: v for k, v in models if v}
     p = Predictor.from_checkpoint(a.checkpoint, device=a.device, feature_models=fm, frame_size=a.frame_size)
     p.encode_query("a test query")  # loads the feature models now: a checkpoint they cannot serve fails here
     session = DemoSession(p, top_k=a.top_k, max_upload_mb=a.max_upload_mb)
