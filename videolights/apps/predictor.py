@@ -17,7 +17,7 @@ from ..data.batching import join_blocks, tef, pad_arrays, make_loader, VideoLigh
 from ..data.store import load_dataset, check_blocks
 from ..model.checkpoint import load_checkpoint
 from ..model.postprocess import postprocess
-from ..model.windows import window_starts, window_clips, merge_windows, MERGE_NMS_THD
+from ..model.windows import window_starts, window_clips, merge_windows
 from videolights.apps.features import (
     auto_device,
     check_query,
@@ -30,7 +30,7 @@ from videolights.apps.features import (
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'make_inputs', 'merge_chunks', 'predict_features', 'Predictor', 'plot_prediction',
+__all__ = ['log', 'make_inputs', 'merge_chunks', 'predict_features', 'Predictor', 'plot_prediction', 'long_video_rows',
            'long_video_records', 'with_long_videos', 'predict_dataset', 'format_moments']
 
 # %% ../../nbs/apps/01_predictor.ipynb #c0006
@@ -232,26 +232,41 @@ def plot_prediction(rec: dict, path=None, clip_len: float = 2.0, top: int = 3):
     return fig
 
 # %% ../../nbs/apps/01_predictor.ipynb #lv0002
-def long_video_records(model, cfg, dd, split: str, device=None) -> dict:
-    "`{row: record}` for the queries of `split` whose video has more than `max_v_l` clips, predicted in windows."
+def long_video_rows(cfg, dd, split: str) -> tuple:
+    "The split read with `max_v_l` lifted, and the rows of its queries whose video has more than `max_v_l` clips."
     full = VideoLightsDataset(dd, split, override(cfg, [f"data.max_v_l={2**31 - 1}"]), load_labels=False)
+    return full, [k for k in range(len(full)) if len(full[k]["video_blocks"][0]) > cfg.data.max_v_l]
+
+
+def long_video_records(model, cfg, dd, split: str, device=None) -> dict:
+    "`{row: record}` for the queries of `split` whose video is longer than `max_v_l`, in windows merged by NMS."
+    full, rows = long_video_rows(cfg, dd, split)
     vnames, tnames = [n for n, _ in cfg.data.video_blocks], [n for n, _ in cfg.data.text_blocks]
-    nms = cfg.train.nms_thd if cfg.train.nms_thd != -1 else MERGE_NMS_THD
     out = {}
-    for k in range(len(full)):
+    for k in rows:
         s = full[k]
-        if len(s["video_blocks"][0]) <= cfg.data.max_v_l:
-            continue
         m = s["meta"]
         meta = dict(qid=m["qid"], query=m.get("query", ""), vid=m.get("vid", ""))
         vf, qf = dict(zip(vnames, s["video_blocks"])), dict(zip(tnames, s["query_blocks"]))
-        out[k] = predict_features(model, cfg, vf, qf, meta, nms, cfg.train.max_after_nms, device)
+        out[k] = predict_features(model, cfg, vf, qf, meta, cfg.train.nms_thd, cfg.train.max_after_nms, device)
     return out
 
 
 def with_long_videos(recs: list, model, cfg, dd, split: str, device=None) -> list:
-    "`recs` (one per query of `split`, in order) with the records of videos longer than `max_v_l` predicted in windows."
+    "`recs` (one per query of `split`, in order); with NMS on, videos longer than `max_v_l` predicted in windows."
     recs = list(recs)
+    if cfg.train.nms_thd == -1:
+        n_long = len(long_video_rows(cfg, dd, split)[1])
+        if n_long:
+            log.warning(
+                "%d queries of split %r have videos longer than max_v_l=%d clips: predicted on their first %d clips, "
+                "as the evaluation reads them; with NMS on (--nms 0.7) they are read whole, in windows",
+                n_long,
+                split,
+                cfg.data.max_v_l,
+                cfg.data.max_v_l,
+            )
+        return recs
     for k, r in long_video_records(model, cfg, dd, split, device).items():
         if recs[k]["qid"] != r["qid"]:
             raise VideoLightsError(f"query {k} of split {split!r}: qid {recs[k]['qid']} != {r['qid']} (internal)")
